@@ -1,0 +1,23 @@
+//! Stage 1 serves the demo routes, survives bad input, and handles one connection at a time.
+
+use poolbook_testkit::TestServer;
+use poolbook_testkit::conformance::{self, BoxedHandler};
+
+fn start(handler: BoxedHandler) -> TestServer {
+    TestServer::start(move |incoming| ch01_single_threaded::serve(incoming, handler))
+}
+
+#[test]
+fn answers_the_demo_routes() {
+    conformance::demo_routes(start);
+}
+
+#[test]
+fn survives_bad_input() {
+    conformance::survives_bad_input(start);
+}
+
+#[test]
+fn serves_one_connection_at_a_time() {
+    conformance::serves_one_at_a_time(start);
+}

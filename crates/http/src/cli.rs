@@ -1,0 +1,48 @@
+//! The command line every stage's server binary shares.
+
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Options of a stage's demo server.
+#[derive(Debug, Clone, Parser)]
+#[command(about = "Serves the book's demo routes: `/`, `/sleep` and a 404 page.")]
+pub struct ServerArgs {
+    /// Port to listen on, on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 7878)]
+    pub port: u16,
+    /// How long `GET /sleep` takes, in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    pub sleep_ms: u64,
+}
+
+impl ServerArgs {
+    /// Parses the process's arguments, exiting with a usage message when they are wrong.
+    pub fn from_env() -> ServerArgs {
+        ServerArgs::parse()
+    }
+
+    /// Binds the listener and prints where the server can be reached.
+    ///
+    /// # Errors
+    ///
+    /// If the address cannot be bound (in use, not permitted); the error names the address.
+    pub fn bind(&self) -> io::Result<TcpListener> {
+        let listener = TcpListener::bind(self.addr())
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", self.addr())))?;
+        println!("Listening on http://{}", listener.local_addr()?);
+        Ok(listener)
+    }
+
+    /// The loopback address to bind.
+    pub fn addr(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+    }
+
+    /// The `/sleep` delay.
+    pub fn sleep(&self) -> Duration {
+        Duration::from_millis(self.sleep_ms)
+    }
+}

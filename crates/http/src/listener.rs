@@ -1,0 +1,162 @@
+//! Accepting connections until asked to stop, without losing one that was already accepted.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+/// Creates an accept loop over `listener` that ends when [`StopHandle::stop`] is called.
+///
+/// `TcpListener::accept` blocks and cannot be interrupted portably, so stopping wakes it the
+/// simplest way there is: by connecting to it. The iterator ends at that wake-up connection.
+/// Every connection accepted before it is still yielded, so none is dropped unanswered; those
+/// the kernel had queued behind it are refused when the listener is dropped.
+///
+/// # Errors
+///
+/// If the listener's address cannot be read.
+pub fn stoppable(listener: &TcpListener) -> io::Result<(Incoming<'_>, StopHandle)> {
+    let shared = Arc::new(Shared::default());
+    let mut addr = listener.local_addr()?;
+    if addr.ip().is_unspecified() {
+        let loopback = match addr.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        };
+        addr.set_ip(loopback);
+    }
+    let incoming = Incoming {
+        listener,
+        shared: Arc::clone(&shared),
+        done: false,
+    };
+    Ok((incoming, StopHandle { addr, shared }))
+}
+
+#[derive(Default)]
+struct Shared {
+    stopping: AtomicBool,
+    /// The local address of the wake-up connection, once it is connected.
+    wake_addr: Mutex<Option<SocketAddr>>,
+    wake_known: Condvar,
+}
+
+/// The accepted connections, as [`TcpListener::incoming`] gives them, until stopped.
+pub struct Incoming<'a> {
+    listener: &'a TcpListener,
+    shared: Arc<Shared>,
+    done: bool,
+}
+
+impl Iterator for Incoming<'_> {
+    type Item = io::Result<TcpStream>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let accepted = self.listener.accept();
+        if !self.shared.stopping.load(Ordering::Acquire) {
+            return Some(accepted.map(|(stream, _)| stream));
+        }
+        let Ok((stream, peer)) = accepted else {
+            // Stopping, and accept failed: nothing was accepted, so nothing is lost.
+            self.done = true;
+            return None;
+        };
+        // The stopper connects right after raising the flag; wait until it has recorded which
+        // connection is its own, then tell that one from a real client's.
+        let mut wake = self
+            .shared
+            .wake_addr
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        while wake.is_none() {
+            wake = self
+                .shared
+                .wake_known
+                .wait(wake)
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        }
+        if *wake == Some(peer) {
+            self.done = true;
+            None
+        } else {
+            Some(Ok(stream))
+        }
+    }
+}
+
+/// Stops an [`Incoming`] loop from any thread (a signal handler thread, a test).
+#[derive(Clone)]
+pub struct StopHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl StopHandle {
+    /// Asks the accept loop to end. Idempotent: only the first call connects.
+    ///
+    /// # Errors
+    ///
+    /// If the wake-up connection cannot be made (for example when no descriptor is left). The
+    /// loop then ends at the next connection it accepts.
+    pub fn stop(&self) -> io::Result<()> {
+        if self.shared.stopping.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let result = TcpStream::connect(self.addr);
+        let mut wake = self
+            .shared
+            .wake_addr
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // On failure, record an address no accepted peer can have, so the loop ends at once.
+        *wake = Some(match &result {
+            Ok(stream) => stream.local_addr()?,
+            Err(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
+        });
+        self.shared.wake_known.notify_all();
+        result.map(drop)
+    }
+
+    /// Whether [`StopHandle::stop`] has been called.
+    pub fn is_stopping(&self) -> bool {
+        self.shared.stopping.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+    use std::thread;
+
+    #[test]
+    fn stops_after_serving_what_was_accepted() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (incoming, stop) = stoppable(&listener).unwrap();
+        let client = thread::spawn(move || {
+            let mut stream = TcpStream::connect(addr).unwrap();
+            stream.write_all(b"ping").unwrap();
+            let mut reply = String::new();
+            stream.read_to_string(&mut reply).unwrap();
+            reply
+        });
+        let mut served = 0;
+        for stream in incoming {
+            let mut stream = stream.unwrap();
+            let mut buf = [0; 4];
+            stream.read_exact(&mut buf).unwrap();
+            stream.write_all(b"pong").unwrap();
+            drop(stream);
+            served += 1;
+            stop.stop().unwrap();
+            stop.stop().unwrap();
+        }
+        assert_eq!(served, 1);
+        assert_eq!(client.join().unwrap(), "pong");
+        assert!(stop.is_stopping());
+    }
+}

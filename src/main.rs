@@ -1,0 +1,2 @@
+//! The poolbook runner.
+fn main() {}
