@@ -10,6 +10,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 pub mod conformance;
+pub mod flood;
 
 use poolbook_http::listener::{Incoming, StopHandle, stoppable};
 

@@ -1,0 +1,21 @@
+//! Stage 2's server: `cargo run -p ch02-thread-per-request -- --port 7878 --sleep-ms 5000`.
+
+use std::process::ExitCode;
+
+use poolbook_http::cli::ServerArgs;
+use poolbook_http::hello;
+
+// ANCHOR: main
+fn main() -> ExitCode {
+    let args = ServerArgs::from_env();
+    let listener = match args.bind() {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    ch02_thread_per_request::serve(listener.incoming(), hello::routes(args.sleep()));
+    ExitCode::SUCCESS
+}
+// ANCHOR_END: main

@@ -1,0 +1,21 @@
+//! Stage 3's server: `cargo run -p ch03-pool-interface -- --port 7878 --sleep-ms 5000`.
+
+use std::process::ExitCode;
+
+use poolbook_http::cli::ServerArgs;
+use poolbook_http::hello;
+
+// ANCHOR: main
+fn main() -> ExitCode {
+    let args = ServerArgs::from_env();
+    let listener = match args.bind() {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    ch03_pool_interface::serve(listener.incoming(), hello::routes(args.sleep()));
+    ExitCode::SUCCESS
+}
+// ANCHOR_END: main

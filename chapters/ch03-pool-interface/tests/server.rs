@@ -1,0 +1,24 @@
+//! Stage 3 serves the demo routes and survives bad input; its placeholder pool runs jobs on the
+//! accepting thread, so it still handles one connection at a time.
+
+use poolbook_testkit::TestServer;
+use poolbook_testkit::conformance::{self, BoxedHandler};
+
+fn start(handler: BoxedHandler) -> TestServer {
+    TestServer::start(move |incoming| ch03_pool_interface::serve(incoming, handler))
+}
+
+#[test]
+fn answers_the_demo_routes() {
+    conformance::demo_routes(start);
+}
+
+#[test]
+fn survives_bad_input() {
+    conformance::survives_bad_input(start);
+}
+
+#[test]
+fn still_serves_one_connection_at_a_time() {
+    conformance::serves_one_at_a_time(start);
+}
