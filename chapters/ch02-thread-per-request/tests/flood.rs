@@ -7,6 +7,7 @@ use poolbook_testkit::conformance::{Log, gated_handler};
 use poolbook_testkit::flood::Flood;
 use poolbook_testkit::{Gate, TestServer, thread_count};
 
+// ANCHOR: flood-test
 #[test]
 fn each_held_connection_costs_a_thread() {
     const HELD: usize = 64;
@@ -20,7 +21,9 @@ fn each_held_connection_costs_a_thread() {
     };
 
     let mut flood = Flood::new(server.addr(), gate);
-    flood.hold(HELD).expect("every request reaches a handler at once");
+    flood
+        .hold(HELD)
+        .expect("every request reaches a handler at once");
     let during = thread_count().expect("read the thread count");
     assert!(
         during >= before + HELD,
@@ -28,5 +31,9 @@ fn each_held_connection_costs_a_thread() {
     );
 
     let statuses = flood.release();
-    assert!(statuses.iter().all(|s| matches!(s, Ok(200))), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| matches!(s, Ok(200))),
+        "{statuses:?}"
+    );
 }
+// ANCHOR_END: flood-test

@@ -23,7 +23,9 @@ pub enum PoolCreationError {
 impl fmt::Display for PoolCreationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PoolCreationError::ZeroThreads => f.write_str("a thread pool needs at least one thread"),
+            PoolCreationError::ZeroThreads => {
+                f.write_str("a thread pool needs at least one thread")
+            }
         }
     }
 }
@@ -82,7 +84,10 @@ mod tests {
 
     #[test]
     fn build_refuses_zero_threads() {
-        assert_eq!(ThreadPool::build(0).unwrap_err(), PoolCreationError::ZeroThreads);
+        assert_eq!(
+            ThreadPool::build(0).unwrap_err(),
+            PoolCreationError::ZeroThreads
+        );
         assert_eq!(
             PoolCreationError::ZeroThreads.to_string(),
             "a thread pool needs at least one thread"
@@ -96,6 +101,7 @@ mod tests {
         let _ = ThreadPool::new(0);
     }
 
+    // ANCHOR: placeholder-test
     /// Pins the placeholder: the job has run, on the caller's thread, when `execute` returns.
     #[test]
     fn execute_runs_the_job_on_the_caller_before_returning() {
@@ -111,4 +117,5 @@ mod tests {
         }
         assert_eq!(ran.load(Ordering::Relaxed), 3);
     }
+    // ANCHOR_END: placeholder-test
 }

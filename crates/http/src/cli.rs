@@ -30,8 +30,9 @@ impl ServerArgs {
     ///
     /// If the address cannot be bound (in use, not permitted); the error names the address.
     pub fn bind(&self) -> io::Result<TcpListener> {
-        let listener = TcpListener::bind(self.addr())
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {}: {e}", self.addr())))?;
+        let listener = TcpListener::bind(self.addr()).map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot listen on {}: {e}", self.addr()))
+        })?;
         println!("Listening on http://{}", listener.local_addr()?);
         Ok(listener)
     }

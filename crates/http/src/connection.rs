@@ -54,8 +54,13 @@ where
     handle_connection_with(stream, handler, &ConnectionConfig::default())
 }
 
+// ANCHOR: handle-connection
 /// [`handle_connection`] with explicit timeouts and limits.
-pub fn handle_connection_with<H>(stream: TcpStream, handler: &H, config: &ConnectionConfig) -> Outcome
+pub fn handle_connection_with<H>(
+    stream: TcpStream,
+    handler: &H,
+    config: &ConnectionConfig,
+) -> Outcome
 where
     H: Fn(&Request) -> Response + ?Sized,
 {
@@ -93,6 +98,7 @@ where
         },
     }
 }
+// ANCHOR_END: handle-connection
 
 fn set_timeouts(stream: &TcpStream, config: &ConnectionConfig) -> io::Result<()> {
     stream.set_read_timeout(Some(config.read_timeout))?;

@@ -11,6 +11,7 @@ pub const HELLO_PAGE: &str = include_str!("../pages/hello.html");
 /// The page served for any other path.
 pub const NOT_FOUND_PAGE: &str = include_str!("../pages/404.html");
 
+// ANCHOR: routes
 /// The routes of the book's demo server.
 ///
 /// - `GET /` answers at once with [`HELLO_PAGE`];
@@ -34,6 +35,7 @@ pub fn routes(sleep: Duration) -> impl Fn(&Request) -> Response + Send + Sync + 
         }
     }
 }
+// ANCHOR_END: routes
 
 #[cfg(test)]
 mod tests {
@@ -58,6 +60,10 @@ mod tests {
         assert_eq!(get("GET", "/nope").status, Status::NOT_FOUND);
         let post = get("POST", "/");
         assert_eq!(post.status, Status::METHOD_NOT_ALLOWED);
-        assert!(post.headers.iter().any(|(n, v)| n == "Allow" && v == "GET, HEAD"));
+        assert!(
+            post.headers
+                .iter()
+                .any(|(n, v)| n == "Allow" && v == "GET, HEAD")
+        );
     }
 }

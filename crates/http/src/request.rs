@@ -9,6 +9,7 @@ use std::io::{self, BufRead, Read};
 
 use crate::response::{Response, Status};
 
+// ANCHOR: limits
 /// How much of a request head the server is willing to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -19,6 +20,7 @@ pub struct Limits {
     /// Most header fields in one request.
     pub header_count: usize,
 }
+// ANCHOR_END: limits
 
 impl Default for Limits {
     /// 8 KiB for the request line and for the headers, at most 100 header fields: the same order
@@ -48,7 +50,9 @@ pub struct Request {
 impl Request {
     /// The target's path, without the query string (still percent-encoded).
     pub fn path(&self) -> &str {
-        self.target.split_once('?').map_or(&self.target, |(path, _)| path)
+        self.target
+            .split_once('?')
+            .map_or(&self.target, |(path, _)| path)
     }
 
     /// The first header with this name, compared case-insensitively.
@@ -94,14 +98,16 @@ pub enum RequestError {
     Malformed(&'static str),
 }
 
+// ANCHOR: error-response
 impl RequestError {
     /// The response owed to the client, or `None` when the connection should just be closed.
     pub fn response(&self) -> Option<Response> {
         let (status, why) = match self {
             RequestError::Closed => return None,
-            RequestError::Io(e) if is_timeout(e) => {
-                (Status::REQUEST_TIMEOUT, "the request did not arrive in time")
-            }
+            RequestError::Io(e) if is_timeout(e) => (
+                Status::REQUEST_TIMEOUT,
+                "the request did not arrive in time",
+            ),
             RequestError::Io(_) => return None,
             RequestError::NotUtf8 => (Status::BAD_REQUEST, "the request head is not UTF-8"),
             RequestError::RequestLineTooLong => {
@@ -120,6 +126,7 @@ impl RequestError {
         Some(Response::error(status, why))
     }
 }
+// ANCHOR_END: error-response
 
 impl fmt::Display for RequestError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -152,6 +159,7 @@ pub(crate) fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
+// ANCHOR: read-request
 /// Reads one request head from `reader`, never more than `limits` allows.
 ///
 /// # Errors
@@ -163,7 +171,9 @@ pub fn read_request<R: BufRead>(reader: &mut R, limits: &Limits) -> Result<Reque
         Line::Complete(line) => line,
         Line::Eof => return Err(RequestError::Closed),
         Line::Truncated => {
-            return Err(RequestError::Malformed("the request ended before its line did"));
+            return Err(RequestError::Malformed(
+                "the request ended before its line did",
+            ));
         }
         Line::TooLong => return Err(RequestError::RequestLineTooLong),
     };
@@ -175,7 +185,9 @@ pub fn read_request<R: BufRead>(reader: &mut R, limits: &Limits) -> Result<Reque
         let line = match read_line(reader, budget)? {
             Line::Complete(line) => line,
             Line::Eof | Line::Truncated => {
-                return Err(RequestError::Malformed("the request ended inside its headers"));
+                return Err(RequestError::Malformed(
+                    "the request ended inside its headers",
+                ));
             }
             Line::TooLong => return Err(RequestError::HeadersTooLarge),
         };
@@ -196,6 +208,7 @@ pub fn read_request<R: BufRead>(reader: &mut R, limits: &Limits) -> Result<Reque
         headers,
     })
 }
+// ANCHOR_END: read-request
 
 /// The outcome of reading one CRLF-terminated line.
 enum Line {
@@ -209,6 +222,7 @@ enum Line {
     TooLong,
 }
 
+// ANCHOR: read-line
 /// Reads up to `max` bytes (CRLF included) of one line.
 fn read_line<R: BufRead>(reader: &mut R, max: usize) -> Result<Line, RequestError> {
     let mut buf = Vec::new();
@@ -239,6 +253,7 @@ fn read_line<R: BufRead>(reader: &mut R, max: usize) -> Result<Line, RequestErro
         .map(Line::Complete)
         .map_err(|_| RequestError::NotUtf8)
 }
+// ANCHOR_END: read-line
 
 fn parse_request_line(line: &str) -> Result<(&str, &str, Version), RequestError> {
     let mut parts = line.split(' ');
@@ -309,7 +324,8 @@ mod tests {
 
     #[test]
     fn parses_a_simple_get() {
-        let req = parse(b"GET /sleep?x=1 HTTP/1.1\r\nHost: localhost\r\nAccept:  */* \r\n\r\n").unwrap();
+        let req =
+            parse(b"GET /sleep?x=1 HTTP/1.1\r\nHost: localhost\r\nAccept:  */* \r\n\r\n").unwrap();
         assert_eq!(req.method, "GET");
         assert_eq!(req.target, "/sleep?x=1");
         assert_eq!(req.path(), "/sleep");
@@ -321,18 +337,41 @@ mod tests {
     #[test]
     fn closed_before_any_byte_is_not_answered() {
         assert!(matches!(parse(b""), Err(RequestError::Closed)));
-        assert_eq!(parse(b"").unwrap_err().response().map(|r| r.status.code), None);
+        assert_eq!(
+            parse(b"").unwrap_err().response().map(|r| r.status.code),
+            None
+        );
     }
 
     #[test]
     fn each_bad_input_has_its_status() {
         assert_eq!(status(b"GET / HTTP/1.1"), Some(400), "no line end");
         assert_eq!(status(b"GET / HTTP/1.1\n\n"), Some(400), "bare LF");
-        assert_eq!(status(b"GET /\xff HTTP/1.1\r\n\r\n"), Some(400), "not UTF-8");
-        assert_eq!(status(b"GET / HTTP/1.1\r\nHost: x\r\n"), Some(400), "no empty line");
-        assert_eq!(status(b"GET  / HTTP/1.1\r\n\r\n"), Some(400), "double space");
-        assert_eq!(status(b"G(T / HTTP/1.1\r\n\r\n"), Some(400), "method not a token");
-        assert_eq!(status(b"GET http://x/ HTTP/1.1\r\n\r\n"), Some(400), "absolute form");
+        assert_eq!(
+            status(b"GET /\xff HTTP/1.1\r\n\r\n"),
+            Some(400),
+            "not UTF-8"
+        );
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nHost: x\r\n"),
+            Some(400),
+            "no empty line"
+        );
+        assert_eq!(
+            status(b"GET  / HTTP/1.1\r\n\r\n"),
+            Some(400),
+            "double space"
+        );
+        assert_eq!(
+            status(b"G(T / HTTP/1.1\r\n\r\n"),
+            Some(400),
+            "method not a token"
+        );
+        assert_eq!(
+            status(b"GET http://x/ HTTP/1.1\r\n\r\n"),
+            Some(400),
+            "absolute form"
+        );
         assert_eq!(status(b"GET / HTTP/2.0\r\n\r\n"), Some(505));
         assert_eq!(status(b"GET / HTTX/1.1\r\n\r\n"), Some(400));
         assert_eq!(status(b"GET / HTTP/1.1\r\n folded\r\n\r\n"), Some(400));
@@ -362,7 +401,10 @@ mod tests {
             read_request(&mut &too_big[..], &limits),
             Err(RequestError::HeadersTooLarge)
         ));
-        let loose = Limits { header_bytes: 100, ..limits };
+        let loose = Limits {
+            header_bytes: 100,
+            ..limits
+        };
         let too_many = b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n";
         assert!(matches!(
             read_request(&mut &too_many[..], &loose),

@@ -74,6 +74,7 @@ impl Response {
         self
     }
 
+    // ANCHOR: write-to
     /// Writes the status line, the headers and (unless `head_only`) the body.
     ///
     /// Every response closes its connection: the servers in this book handle one request per
@@ -97,6 +98,7 @@ impl Response {
         }
         w.flush()
     }
+    // ANCHOR_END: write-to
 }
 
 #[cfg(test)]

@@ -164,8 +164,14 @@ mod tests {
             let response = files.handle(&request(target));
             assert_eq!(response.status, Status::BAD_REQUEST, "{target}");
         }
-        assert_eq!(files.handle(&request("//secret.txt")).status, Status::NOT_FOUND);
-        assert_eq!(files.handle(&request("/nope.html")).status, Status::NOT_FOUND);
+        assert_eq!(
+            files.handle(&request("//secret.txt")).status,
+            Status::NOT_FOUND
+        );
+        assert_eq!(
+            files.handle(&request("/nope.html")).status,
+            Status::NOT_FOUND
+        );
     }
 
     #[cfg(unix)]
@@ -174,6 +180,9 @@ mod tests {
         let (dir, files) = site();
         std::os::unix::fs::symlink(dir.path().join("secret.txt"), files.root().join("link.txt"))
             .unwrap();
-        assert_eq!(files.handle(&request("/link.txt")).status, Status::NOT_FOUND);
+        assert_eq!(
+            files.handle(&request("/link.txt")).status,
+            Status::NOT_FOUND
+        );
     }
 }

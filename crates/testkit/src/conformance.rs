@@ -26,21 +26,26 @@ pub fn demo_routes(start: impl Fn(BoxedHandler) -> TestServer) {
     let index = get(addr, "/").expect("GET /");
     assert_eq!(index.status, 200);
     assert!(index.text().contains("<h1>Hello!</h1>"), "{}", index.text());
-    assert!(index.head.contains("Content-Type: text/html; charset=utf-8"));
+    assert!(
+        index
+            .head
+            .contains("Content-Type: text/html; charset=utf-8")
+    );
 
     assert_eq!(get(addr, "/sleep").expect("GET /sleep").status, 200);
     assert_eq!(get(addr, "/missing").expect("GET /missing").status, 404);
 
-    let head = parse_reply(&send_raw(addr, b"HEAD / HTTP/1.1\r\n\r\n").expect("HEAD /"))
-        .expect("a reply");
+    let head =
+        parse_reply(&send_raw(addr, b"HEAD / HTTP/1.1\r\n\r\n").expect("HEAD /")).expect("a reply");
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
 
-    let post = parse_reply(&send_raw(addr, b"POST / HTTP/1.1\r\n\r\n").expect("POST /"))
-        .expect("a reply");
+    let post =
+        parse_reply(&send_raw(addr, b"POST / HTTP/1.1\r\n\r\n").expect("POST /")).expect("a reply");
     assert_eq!(post.status, 405);
 }
 
+// ANCHOR: bad-input
 /// Client input never stops the server: each bad request gets its defined outcome, and the
 /// server answers the next client as usual.
 ///
@@ -60,8 +65,16 @@ pub fn survives_bad_input(start: impl Fn(BoxedHandler) -> TestServer) {
     assert_eq!(send_raw(addr, b"").expect("a clean close"), b"");
     assert_eq!(status(b"GET /\xff\xfe HTTP/1.1\r\n\r\n"), 400, "not UTF-8");
     assert_eq!(status(b"GET / HTTP/1.1\n\n"), 400, "bare LF");
-    assert_eq!(status(b"GET / HTTP/1.1\r\n"), 400, "ended inside the headers");
-    assert_eq!(status(b"GET / HTTP/1.1"), 400, "ended inside the request line");
+    assert_eq!(
+        status(b"GET / HTTP/1.1\r\n"),
+        400,
+        "ended inside the headers"
+    );
+    assert_eq!(
+        status(b"GET / HTTP/1.1"),
+        400,
+        "ended inside the request line"
+    );
     assert_eq!(status(b"nonsense\r\n\r\n"), 400, "not a request line");
     let mut long = b"GET /".to_vec();
     long.extend(std::iter::repeat_n(b'a', 100 * 1024));
@@ -69,6 +82,7 @@ pub fn survives_bad_input(start: impl Fn(BoxedHandler) -> TestServer) {
     assert_eq!(status(&long), 414, "a 100 KiB request line");
     assert_eq!(get(addr, "/").expect("still serving").status, 200);
 }
+// ANCHOR_END: bad-input
 
 /// A record of which handler finished when, to compare the order of events across threads.
 #[derive(Debug, Default)]
@@ -101,6 +115,7 @@ pub fn gated_handler(gate: Arc<Gate>, log: Arc<Log>) -> BoxedHandler {
     })
 }
 
+// ANCHOR: one-at-a-time
 /// While one request is held, a second one is not served: connections are handled one at a
 /// time, in the order they were accepted.
 ///
@@ -114,14 +129,19 @@ pub fn serves_one_at_a_time(start: impl Fn(BoxedHandler) -> TestServer) {
     let addr = server.addr();
 
     let slow = thread::spawn(move || get(addr, "/block").expect("GET /block").status);
-    assert!(gate.wait_arrived(1), "the first request reaches its handler");
+    assert!(
+        gate.wait_arrived(1),
+        "the first request reaches its handler"
+    );
     let fast = thread::spawn(move || get(addr, "/").expect("GET /").status);
     gate.open();
     assert_eq!(slow.join().expect("slow client"), 200);
     assert_eq!(fast.join().expect("fast client"), 200);
     assert_eq!(log.entries(), ["/block", "/"]);
 }
+// ANCHOR_END: one-at-a-time
 
+// ANCHOR: while-one-is-held
 /// While one request is held, others are served: the server is concurrent.
 ///
 /// # Panics
@@ -134,10 +154,17 @@ pub fn serves_while_one_is_held(start: impl Fn(BoxedHandler) -> TestServer) {
     let addr = server.addr();
 
     let slow = thread::spawn(move || get(addr, "/block").expect("GET /block").status);
-    assert!(gate.wait_arrived(1), "the first request reaches its handler");
-    assert_eq!(get(addr, "/").expect("GET / while /block is held").status, 200);
+    assert!(
+        gate.wait_arrived(1),
+        "the first request reaches its handler"
+    );
+    assert_eq!(
+        get(addr, "/").expect("GET / while /block is held").status,
+        200
+    );
     assert_eq!(log.entries(), ["/"], "answered while /block was held");
     gate.open();
     assert_eq!(slow.join().expect("slow client"), 200);
     assert_eq!(log.entries(), ["/", "/block"]);
 }
+// ANCHOR_END: while-one-is-held
