@@ -1,15 +1,13 @@
-//! Stage 3: the thread pool's interface, written by following the compiler.
+//! Stage 3, step 1: the server written against a `ThreadPool` that does not exist yet.
 //!
-//! The server hands each connection to a `ThreadPool` instead of spawning a thread. The pool has
-//! its final interface (`new`, `build`, `execute`) but no threads yet: `execute` runs the job on
-//! the calling thread, so this stage serves one connection at a time, like stage 1.
+//! The server hands each connection to a pool instead of spawning a thread. Nothing declares
+//! `ThreadPool`, so this does not compile; the compiler's error is the next step's to-do.
 
 use std::io;
 use std::net::TcpStream;
 use std::sync::Arc;
 
 use poolbook_http::{Request, Response, handle_connection};
-
 
 // ANCHOR: serve
 /// Serves each connection `incoming` yields as a job on a pool of four threads.
