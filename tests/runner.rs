@@ -1,0 +1,302 @@
+//! The `poolbook` binary, end to end: it builds the book, serves it on a real socket, refuses to
+//! serve anything outside the book, and stops cleanly on a signal.
+//!
+//! Each runner builds into its own temporary folder (`--dest`), so the tests never race with a
+//! runner the reader has serving `book/book`.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use poolbook_testkit::{Reply, get};
+
+/// How long the runner may take to build the book and start listening. Generous, because the
+/// test binary runs an unoptimised build of mdBook; it only turns a hang into a failure.
+const STARTUP_WATCHDOG: Duration = Duration::from_secs(180);
+
+/// A running `poolbook` process, killed when dropped if it is still running, so that a failing
+/// test does not leave a server behind.
+struct Runner {
+    child: Child,
+    /// Lines of its stdout as they come; `None` once stdout is closed.
+    stdout: Receiver<Option<String>>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+impl Runner {
+    fn spawn(args: &[&str], dest: &Path) -> Runner {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_poolbook"))
+            .args(args)
+            .arg("--dest")
+            .arg(dest)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the poolbook binary");
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let (lines, received) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if lines.send(Some(line)).is_err() {
+                    return;
+                }
+            }
+            let _ = lines.send(None);
+        });
+        let stderr = thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        Runner {
+            child,
+            stdout: received,
+            stderr: Some(stderr),
+        }
+    }
+
+    /// The next line of stdout, `None` at its end.
+    fn next_line(&self, watchdog: Duration) -> Option<String> {
+        match self.stdout.recv_timeout(watchdog) {
+            Ok(line) => line,
+            Err(RecvTimeoutError::Disconnected) => None,
+            Err(RecvTimeoutError::Timeout) => panic!("poolbook printed nothing for {watchdog:?}"),
+        }
+    }
+
+    /// Reads the `Serving the book at http://ADDR/` line and returns ADDR.
+    fn wait_until_serving(&self) -> SocketAddr {
+        let line = self
+            .next_line(STARTUP_WATCHDOG)
+            .expect("poolbook exited before serving");
+        line.strip_prefix("Serving the book at http://")
+            .and_then(|rest| rest.strip_suffix('/'))
+            .and_then(|addr| addr.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+    }
+
+    /// Waits for the process to close stdout and exit; returns its status, the rest of its
+    /// stdout and all of its stderr.
+    fn finish(mut self, watchdog: Duration) -> (ExitStatus, Vec<String>, String) {
+        let deadline = Instant::now() + watchdog;
+        let mut stdout = Vec::new();
+        while let Some(line) = self.next_line(deadline.saturating_duration_since(Instant::now())) {
+            stdout.push(line);
+        }
+        // Stdout is closed only when the process exits, so this wait is short.
+        let status = self.child.wait().expect("wait for poolbook");
+        let stderr = self.stderr.take().map(join_text).unwrap_or_default();
+        (status, stdout, stderr)
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if thread::panicking()
+            && let Some(stderr) = self.stderr.take()
+        {
+            // Captured by the test harness and shown with the failure.
+            eprintln!("poolbook's stderr:\n{}", join_text(stderr));
+        }
+    }
+}
+
+fn join_text(thread: JoinHandle<String>) -> String {
+    thread.join().unwrap_or_default()
+}
+
+/// The value of a header, by case-insensitive name.
+fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
+    reply.head.lines().skip(1).find_map(|line| {
+        let (n, value) = line.split_once(':')?;
+        n.eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+/// The media type of a reply, without parameters such as `charset`.
+fn media_type(reply: &Reply) -> String {
+    let value = header(reply, "content-type").unwrap_or_default();
+    let essence = value.split(';').next().unwrap_or_default();
+    essence.trim().to_ascii_lowercase()
+}
+
+/// The values of `attribute` in the tags `<tag ...>` of `html` that contain `marker`, as the
+/// absolute paths a browser would request from the site's root page.
+fn local_links(html: &str, tag: &str, marker: &str, attribute: &str) -> Vec<String> {
+    let open = format!("<{tag} ");
+    let needle = format!("{attribute}=\"");
+    html.split(&open)
+        .skip(1)
+        .filter_map(|rest| rest.split('>').next())
+        .filter(|tag| tag.contains(marker))
+        .filter_map(|tag| {
+            let value = tag.split(&needle).nth(1)?.split('"').next()?;
+            let local = !value.contains("://") && !value.starts_with("//");
+            local.then(|| format!("/{}", value.trim_start_matches("./")))
+        })
+        .collect()
+}
+
+/// Escapes text as mdBook's templates (Handlebars) do.
+fn html_escape(text: &str) -> String {
+    let mut escaped = String::new();
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#x27;"),
+            '`' => escaped.push_str("&#x60;"),
+            '=' => escaped.push_str("&#x3D;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+fn book_title() -> String {
+    let book_toml = poolbook::book::default_root().join("book.toml");
+    let config = mdbook_driver::config::Config::from_disk(&book_toml).expect("read book.toml");
+    config.book.title.expect("book.toml names a title")
+}
+
+#[test]
+fn serves_the_book_and_stops_on_a_signal() {
+    let out = tempfile::tempdir().unwrap();
+    let runner = Runner::spawn(&["serve", "--port", "0"], &out.path().join("html"));
+    let addr = runner.wait_until_serving();
+
+    let index = get(addr, "/").unwrap();
+    assert_eq!(index.status, 200, "{}", index.head);
+    assert_eq!(media_type(&index), "text/html");
+    let html = index.text();
+    let title = html_escape(&book_title());
+    assert!(
+        html.contains(&title),
+        "the index page lacks the title {title:?}"
+    );
+
+    // mdBook names its assets with a content hash, so take their names from the page.
+    let stylesheets = local_links(&html, "link", "rel=\"stylesheet\"", "href");
+    let scripts = local_links(&html, "script", "src=", "src");
+    assert!(
+        stylesheets.iter().any(|s| s.ends_with(".css")),
+        "{stylesheets:?}"
+    );
+    assert!(scripts.iter().any(|s| s.ends_with(".js")), "{scripts:?}");
+    for path in stylesheets.iter().filter(|s| s.ends_with(".css")) {
+        let reply = get(addr, path).unwrap();
+        assert_eq!(reply.status, 200, "{path}");
+        assert_eq!(media_type(&reply), "text/css", "{path}");
+        assert!(!reply.body.is_empty(), "{path}");
+    }
+    for path in scripts.iter().filter(|s| s.ends_with(".js")) {
+        let reply = get(addr, path).unwrap();
+        assert_eq!(reply.status, 200, "{path}");
+        let media = media_type(&reply);
+        assert!(
+            media == "text/javascript" || media == "application/javascript",
+            "{path}: {media}"
+        );
+    }
+
+    for attempt in [
+        "/../Cargo.toml",
+        "/%2e%2e/Cargo.toml",
+        "/%2E%2E/%2E%2E/Cargo.toml",
+        "/..%2fCargo.toml",
+    ] {
+        assert_eq!(get(addr, attempt).unwrap().status, 400, "{attempt}");
+    }
+    assert_eq!(get(addr, "//etc/passwd").unwrap().status, 404);
+    let missing = get(addr, "/no-such-page.html").unwrap();
+    assert_eq!(missing.status, 404);
+    assert_eq!(media_type(&missing), "text/html");
+
+    stop_and_check(runner);
+}
+
+/// Interrupts the runner as Ctrl-C would, and checks that it stops cleanly.
+#[cfg(unix)]
+fn stop_and_check(runner: Runner) {
+    let pid = runner.child.id().to_string();
+    let kill = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(kill.success(), "kill -INT {pid}: {kill}");
+    let (status, stdout, stderr) = runner.finish(poolbook_testkit::WATCHDOG);
+    assert_eq!(status.code(), Some(0), "{status}; stderr:\n{stderr}");
+    assert_eq!(stdout, ["Stopped."], "stderr:\n{stderr}");
+}
+
+/// Without `kill`, there is no portable way to send Ctrl-C; the runner's guard ends the process.
+#[cfg(not(unix))]
+fn stop_and_check(runner: Runner) {
+    drop(runner);
+}
+
+#[test]
+fn no_build_serves_an_earlier_build() {
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("html");
+    let built = poolbook::book::build_into(&poolbook::book::default_root(), &dest).unwrap();
+    // Something the runner would not have written, to tell that it did not build again.
+    std::fs::write(built.html_dir.join("marker.txt"), "earlier").unwrap();
+    let runner = Runner::spawn(&["serve", "--port", "0", "--no-build"], &dest);
+    let addr = runner.wait_until_serving();
+    let marker = get(addr, "/marker.txt").unwrap();
+    assert_eq!(marker.status, 200);
+    assert_eq!(marker.text(), "earlier");
+    stop_and_check(runner);
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let out = tempfile::tempdir().unwrap();
+    let runner = Runner::spawn(&["serve", "--port", &port], out.path());
+    let (status, stdout, stderr) = runner.finish(STARTUP_WATCHDOG);
+    assert_eq!(status.code(), Some(1), "{status}; stderr:\n{stderr}");
+    assert_eq!(stdout, Vec::<String>::new());
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn no_build_without_a_build_is_a_clear_error() {
+    let out = tempfile::tempdir().unwrap();
+    let runner = Runner::spawn(
+        &["serve", "--port", "0", "--no-build"],
+        &out.path().join("html"),
+    );
+    let (status, stdout, stderr) = runner.finish(STARTUP_WATCHDOG);
+    assert_eq!(status.code(), Some(1), "{status}; stderr:\n{stderr}");
+    assert_eq!(stdout, Vec::<String>::new());
+    assert!(stderr.contains("no built book"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn refuses_to_build_over_a_folder_that_is_not_a_build() {
+    let out = tempfile::tempdir().unwrap();
+    std::fs::write(out.path().join("notes.txt"), "mine").unwrap();
+    let runner = Runner::spawn(&["--port", "0"], out.path());
+    let (status, _, stderr) = runner.finish(STARTUP_WATCHDOG);
+    assert_eq!(status.code(), Some(1), "{status}; stderr:\n{stderr}");
+    assert!(stderr.contains("refusing to build into"), "{stderr}");
+    assert!(out.path().join("notes.txt").is_file());
+}
