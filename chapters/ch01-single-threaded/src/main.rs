@@ -1,4 +1,4 @@
-//! Stage 1's server: `cargo run -p ch01-single-threaded -- --port 7878 --sleep-ms 5000`.
+//! Stage 1's server: `cargo run -p ch01-single-threaded -- --port 7879 --sleep-ms 5000`.
 
 use std::process::ExitCode;
 

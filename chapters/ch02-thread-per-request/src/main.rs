@@ -1,4 +1,4 @@
-//! Stage 2's server: `cargo run -p ch02-thread-per-request -- --port 7878 --sleep-ms 5000`.
+//! Stage 2's server: `cargo run -p ch02-thread-per-request -- --port 7879 --sleep-ms 5000`.
 
 use std::process::ExitCode;
 

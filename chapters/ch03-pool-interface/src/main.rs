@@ -1,4 +1,4 @@
-//! Stage 3's server: `cargo run -p ch03-pool-interface -- --port 7878 --sleep-ms 5000`.
+//! Stage 3's server: `cargo run -p ch03-pool-interface -- --port 7879 --sleep-ms 5000`.
 
 use std::process::ExitCode;
 

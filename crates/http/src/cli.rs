@@ -11,7 +11,7 @@ use clap::Parser;
 #[command(about = "Serves the book's demo routes: `/`, `/sleep` and a 404 page.")]
 pub struct ServerArgs {
     /// Port to listen on, on 127.0.0.1 (0 picks a free one).
-    #[arg(long, default_value_t = 7878)]
+    #[arg(long, default_value_t = 7879)]
     pub port: u16,
     /// How long `GET /sleep` takes, in milliseconds.
     #[arg(long, default_value_t = 5000)]
