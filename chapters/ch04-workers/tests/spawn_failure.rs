@@ -1,0 +1,25 @@
+//! When the operating system refuses to create the pool's threads, the server says so and exits
+//! with an error, instead of panicking.
+//!
+//! The refusal is real, not simulated: `RUST_MIN_STACK` asks for a petabyte of stack for every
+//! thread the process spawns, which no machine can map.
+
+use std::process::Command;
+
+// ANCHOR: spawn-failure-test
+#[test]
+fn the_server_reports_a_thread_it_cannot_create() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ch04-workers"))
+        .args(["--port", "0"])
+        .env("RUST_MIN_STACK", "1000000000000000")
+        .output()
+        .expect("run the stage's server");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
+    assert!(
+        stderr.contains("cannot start the server's thread pool: could not create a worker thread"),
+        "stderr: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+}
+// ANCHOR_END: spawn-failure-test
