@@ -13,6 +13,8 @@
 //! is model-checked on its own (`tests/loom.rs`) and tested against std's behaviour (`tests/`).
 
 pub mod channel;
+#[cfg(loom)]
+pub mod model;
 
 #[cfg(not(loom))]
 pub use std::sync::{Arc, Condvar, Mutex, MutexGuard};

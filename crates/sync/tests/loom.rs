@@ -7,13 +7,8 @@
 use std::sync::mpsc::{RecvError, SendError};
 
 use poolbook_sync::channel::channel;
+use poolbook_sync::model::check;
 use poolbook_sync::thread;
-
-fn check(model: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(3);
-    builder.check(model);
-}
 
 #[test]
 fn every_message_arrives_before_the_disconnection() {

@@ -1,0 +1,49 @@
+//! Stage 5: workers take jobs from a shared queue.
+//!
+//! `execute` sends each job down a channel; every worker waits on the same receiver, behind a
+//! mutex, and runs what it receives. The pool finally runs jobs on its own threads, so this stage
+//! serves up to four connections at once.
+
+// ANCHOR: modules
+pub mod pool;
+// ANCHOR_END: modules
+
+use std::io;
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use poolbook_http::{Request, Response, handle_connection};
+
+// ANCHOR: use-pool
+use pool::{PoolCreationError, ThreadPool};
+// ANCHOR_END: use-pool
+
+// ANCHOR: serve
+/// Serves each connection `incoming` yields as a job on a pool of four threads.
+///
+/// Returns when `incoming` ends.
+///
+/// # Errors
+///
+/// If the pool's threads cannot be created; nothing is accepted then.
+pub fn serve<I, H>(incoming: I, handler: H) -> Result<(), PoolCreationError>
+where
+    I: IntoIterator<Item = io::Result<TcpStream>>,
+    H: Fn(&Request) -> Response + Send + Sync + 'static,
+{
+    let handler = Arc::new(handler);
+    let pool = ThreadPool::build(4)?;
+    for stream in incoming {
+        match stream {
+            Ok(stream) => {
+                let handler = Arc::clone(&handler);
+                pool.execute(move || {
+                    handle_connection(stream, &*handler);
+                });
+            }
+            Err(e) => eprintln!("accept failed: {e}"),
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: serve
