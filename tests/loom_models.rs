@@ -1,0 +1,93 @@
+//! Runs every loom model in the workspace as part of the normal test command.
+//!
+//! The models live beside the code they check (`tests/loom.rs` in `crates/sync` and in each stage
+//! from the shared queue on) and compile only with `--cfg loom`, which swaps std's primitives for
+//! loom's in `poolbook-sync`. That flag must reach every crate of the build, so the models run in
+//! a nested `cargo test` with its own `RUSTFLAGS` and target directory (`target/loom`): it never
+//! invalidates the normal build's artifacts, and the normal build never sees loom. They run in a
+//! separate process for a second reason too: a deadlock found by loom aborts its whole process.
+
+use std::path::Path;
+use std::process::Command;
+
+/// Every crate with loom models. A crate that gains a `tests/loom.rs` must be listed here; the
+/// test below checks that none is forgotten.
+const MODELLED: [&str; 2] = ["poolbook-sync", "ch05-shared-queue"];
+
+#[test]
+fn every_loom_model_passes() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .current_dir(root)
+        .args(["test", "--locked", "--profile", "loom", "--test", "loom"])
+        .env("RUSTFLAGS", "--cfg loom")
+        .env("CARGO_TARGET_DIR", root.join("target/loom"))
+        .env("CARGO_TERM_COLOR", "never")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("CARGO_BUILD_RUSTFLAGS");
+    for package in MODELLED {
+        command.args(["-p", package]);
+    }
+    let output = command
+        .output()
+        .expect("run cargo test for the loom models");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // Shown with --nocapture, and on failure: which models ran, how long each binary took.
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "loom models failed:\n{stdout}\n{stderr}"
+    );
+    let passed: usize = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("test result: ok. "))
+        .filter_map(|l| l.split(' ').next()?.parse::<usize>().ok())
+        .sum();
+    let declared: usize = MODELLED
+        .iter()
+        .map(|package| {
+            let dir = if package.starts_with("poolbook-") {
+                root.join("crates")
+                    .join(package.trim_start_matches("poolbook-"))
+            } else {
+                root.join("chapters").join(package)
+            };
+            let models = std::fs::read_to_string(dir.join("tests/loom.rs")).expect("tests/loom.rs");
+            models.matches("#[test]").count()
+        })
+        .sum();
+    assert_eq!(
+        passed, declared,
+        "every model declared must run and pass:\n{stdout}"
+    );
+}
+
+#[test]
+fn no_crate_with_models_is_left_out() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = Vec::new();
+    for dir in ["crates", "chapters"] {
+        for entry in std::fs::read_dir(root.join(dir)).expect("list members") {
+            let path = entry.expect("a member").path();
+            if path.join("tests/loom.rs").is_file() {
+                let manifest = std::fs::read_to_string(path.join("Cargo.toml")).expect("manifest");
+                let name = manifest
+                    .lines()
+                    .find_map(|l| l.strip_prefix("name = \""))
+                    .and_then(|l| l.strip_suffix('"'))
+                    .expect("a package name")
+                    .to_owned();
+                found.push(name);
+            }
+        }
+    }
+    found.sort();
+    let mut listed = MODELLED.map(str::to_owned).to_vec();
+    listed.sort();
+    assert_eq!(
+        found, listed,
+        "MODELLED must list every crate with tests/loom.rs"
+    );
+}
