@@ -12,12 +12,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use poolbook::book::{self, Diagnostic};
 use poolbook::serve::Server;
+use poolbook_http::signals::stop_on_signals;
 
 /// The port the book is served on unless `--port` says otherwise.
 const DEFAULT_PORT: u16 = 7878;
-
-/// Exit status after a second Ctrl-C, as a shell reports a process killed by SIGINT.
-const INTERRUPTED: i32 = 130;
 
 /// Builds the poolbook workbook and serves it on 127.0.0.1.
 ///
@@ -87,26 +85,16 @@ fn serve(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
 
     // The handler must be in place before the address is printed: whoever reads it may signal
     // at once, and without a handler a signal kills the process instead of stopping it.
-    let stop = server.stop_handle();
-    let mut signals = 0;
-    ctrlc::set_handler(move || {
-        signals += 1;
-        if signals > 1 {
-            // The first signal could not stop the server (a request still being answered, or a
-            // failed wake-up); the reader asked twice, so leave now.
-            eprintln!("Stopping at once.");
-            std::process::exit(INTERRUPTED);
-        }
-        if let Err(e) = stop.stop() {
-            eprintln!("could not stop the server cleanly ({e}); press Ctrl-C again to quit");
-        }
-    })
-    .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
+    // A second signal while stopping exits at once (status 130), so a stuck stop can be cut short.
+    stop_on_signals(server.stop_handle())
+        .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
 
     let addr = listener.local_addr()?;
     say(&format!("Serving the book at http://{addr}/"));
     eprintln!("Press Ctrl-C to stop.");
-    server.run();
+    server
+        .run()
+        .map_err(|e| format!("cannot start the server's thread pool: {e}"))?;
     say("Stopped.");
     Ok(())
 }

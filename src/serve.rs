@@ -12,7 +12,7 @@ use poolbook_http::static_files::StaticFiles;
 
 // The server stage that serves the book. When a later chapter's stage exists, point this line at
 // it: a stage is any crate with `serve(incoming, handler)` that returns when `incoming` ends.
-use ch03_pool_interface as stage;
+use ch06_graceful_shutdown as stage;
 
 /// A static-file server on a listener, ready to run and stoppable from another thread.
 pub struct Server<'l> {
@@ -54,10 +54,15 @@ impl<'l> Server<'l> {
 
     /// Serves requests until [`StopHandle::stop`] is called.
     ///
-    /// Connections accepted before the stop are still answered.
-    pub fn run(self) {
+    /// Connections accepted before the stop are still answered before this returns.
+    ///
+    /// # Errors
+    ///
+    /// If the stage's thread pool cannot be started.
+    pub fn run(self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let files = self.files;
-        stage::serve(self.incoming, move |request| files.handle(request));
+        stage::serve(self.incoming, move |request| files.handle(request))?;
+        Ok(())
     }
 }
 
@@ -78,7 +83,7 @@ mod tests {
         // Stop before asserting: a failed assertion inside the scope would wait for the server
         // thread forever.
         let (index, outside, stopped) = thread::scope(|scope| {
-            scope.spawn(|| server.run());
+            scope.spawn(|| server.run().expect("the pool starts"));
             let index = poolbook_testkit::get(addr, "/");
             let outside = poolbook_testkit::get(addr, "/../x");
             (index, outside, stop.stop())

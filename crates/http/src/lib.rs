@@ -10,6 +10,7 @@ pub mod hello;
 pub mod listener;
 pub mod request;
 pub mod response;
+pub mod signals;
 pub mod static_files;
 
 pub use connection::{ConnectionConfig, Outcome, handle_connection, handle_connection_with};
