@@ -113,6 +113,7 @@ impl Worker {
 }
 // ANCHOR_END: worker
 
+// ANCHOR: debug
 impl fmt::Debug for ThreadPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ThreadPool")
@@ -129,6 +130,7 @@ impl fmt::Debug for Worker {
             .finish()
     }
 }
+// ANCHOR_END: debug
 
 #[cfg(test)]
 mod tests {
@@ -178,6 +180,7 @@ mod tests {
         );
     }
 
+    // ANCHOR: placeholder-test
     /// Pins the placeholder: jobs still run on the caller, before `execute` returns.
     #[test]
     fn execute_still_runs_the_job_on_the_caller() {
@@ -191,4 +194,5 @@ mod tests {
         });
         assert_eq!(ran.load(Ordering::Relaxed), 1);
     }
+    // ANCHOR_END: placeholder-test
 }

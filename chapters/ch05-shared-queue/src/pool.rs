@@ -220,6 +220,7 @@ mod tests {
     }
     // ANCHOR_END: held-job-test
 
+    // ANCHOR: drain-test
     #[test]
     fn dropping_the_pool_still_runs_what_was_queued() {
         let ran = Arc::new(AtomicUsize::new(0));
@@ -239,4 +240,5 @@ mod tests {
         }
         assert_eq!(ran.load(Ordering::SeqCst), 10);
     }
+    // ANCHOR_END: drain-test
 }

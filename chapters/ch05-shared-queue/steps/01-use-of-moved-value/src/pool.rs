@@ -1,0 +1,156 @@
+//! The thread pool, step 1 of the shared queue: every worker is handed the channel's receiver.
+
+use std::fmt;
+use std::io;
+
+use poolbook_sync::{mpsc, thread};
+
+// ANCHOR: job
+/// A job: any closure that can run once, on another thread, and borrows nothing.
+type Job = Box<dyn FnOnce() + Send + 'static>;
+// ANCHOR_END: job
+
+// ANCHOR: thread-pool
+/// A fixed number of threads that run jobs handed to [`ThreadPool::execute`].
+///
+/// Dropping the pool closes its queue: each worker finishes the jobs already queued, then exits
+/// on its own. Nothing waits for that yet; the next stage does.
+pub struct ThreadPool {
+    workers: Vec<Worker>,
+    sender: mpsc::Sender<Job>,
+}
+// ANCHOR_END: thread-pool
+
+// ANCHOR: error
+/// Why a [`ThreadPool`] could not be built.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PoolCreationError {
+    /// A pool needs at least one thread to run anything.
+    ZeroThreads,
+    /// The operating system refused to create a worker's thread (too many threads, not enough
+    /// memory for its stack, a resource limit).
+    Spawn(io::Error),
+}
+
+impl fmt::Display for PoolCreationError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PoolCreationError::ZeroThreads => {
+                f.write_str("a thread pool needs at least one thread")
+            }
+            PoolCreationError::Spawn(_) => f.write_str("could not create a worker thread"),
+        }
+    }
+}
+
+impl std::error::Error for PoolCreationError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PoolCreationError::ZeroThreads => None,
+            PoolCreationError::Spawn(e) => Some(e),
+        }
+    }
+}
+// ANCHOR_END: error
+
+impl ThreadPool {
+    // ANCHOR: new
+    /// Creates a pool of `size` threads.
+    ///
+    /// # Panics
+    ///
+    /// If `size` is zero, or a thread cannot be created. Use [`ThreadPool::build`] to handle
+    /// those cases instead.
+    pub fn new(size: usize) -> ThreadPool {
+        match ThreadPool::build(size) {
+            Ok(pool) => pool,
+            Err(e) => panic!("ThreadPool::new({size}): {e}"),
+        }
+    }
+
+    /// Creates a pool of `size` threads, or says why it cannot.
+    ///
+    /// # Errors
+    ///
+    /// [`PoolCreationError::ZeroThreads`] if `size` is zero, [`PoolCreationError::Spawn`] if the
+    /// operating system refuses to create a thread.
+    pub fn build(size: usize) -> Result<ThreadPool, PoolCreationError> {
+        if size == 0 {
+            return Err(PoolCreationError::ZeroThreads);
+        }
+        let (sender, receiver) = mpsc::channel();
+        let mut workers = Vec::with_capacity(size);
+        for id in 0..size {
+            let worker = Worker::spawn(id, receiver);
+            workers.push(worker.map_err(PoolCreationError::Spawn)?);
+        }
+        Ok(ThreadPool { workers, sender })
+    }
+    // ANCHOR_END: new
+
+    // ANCHOR: execute
+    /// Queues `f` to run on one of the pool's threads, and returns at once.
+    ///
+    /// # Panics
+    ///
+    /// If every worker has died, which only a job that panics can cause (a later chapter stops
+    /// a panicking job from taking its worker with it).
+    pub fn execute<F>(&self, f: F)
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        let job: Job = Box::new(f);
+        if self.sender.send(job).is_err() {
+            panic!("every worker of the pool has died");
+        }
+    }
+    // ANCHOR_END: execute
+}
+
+// ANCHOR: worker
+/// One of the pool's threads, with the number the pool knows it by.
+struct Worker {
+    id: usize,
+    thread: thread::JoinHandle<()>,
+}
+
+impl Worker {
+    /// Starts a worker whose thread is named `pool-worker-{id}` and runs queued jobs until the
+    /// queue is closed and empty.
+    fn spawn(id: usize, receiver: mpsc::Receiver<Job>) -> io::Result<Worker> {
+        let thread = thread::Builder::new()
+            .name(format!("pool-worker-{id}"))
+            .spawn(move || {
+                // ANCHOR: worker-loop
+                loop {
+                    let message = receiver.recv();
+                    match message {
+                        Ok(job) => job(),
+                        // Every sender is gone and the queue is empty: no job will ever come.
+                        Err(_) => break,
+                    }
+                }
+                // ANCHOR_END: worker-loop
+            })?;
+        Ok(Worker { id, thread })
+    }
+}
+// ANCHOR_END: worker
+
+impl fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPool")
+            .field("workers", &self.workers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Worker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Worker")
+            .field("id", &self.id)
+            .field("thread", &self.thread.thread().name())
+            .finish()
+    }
+}
