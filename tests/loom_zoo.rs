@@ -1,0 +1,943 @@
+//! The bug zoo: known-buggy variants of the pool stages and of the channel, each of which loom
+//! must catch.
+//!
+//! A bug is a folder `chapters/<stage>/bugs/<NN-name>/` (or `crates/<crate>/bugs/<NN-name>/` for a
+//! bug in a shared crate, such as the channel in `crates/sync`) holding:
+//!
+//! - `bug.toml`: `title` (one line), `model` (the `#[test]` in the crate's `tests/loom.rs` that
+//!   must catch the bug), `caught_as` (`"deadlock"`, or `"panic"` for an assertion failing inside
+//!   the model) and, for a panic, `message`, a text the panic message must contain;
+//! - `bug.patch`: a unified diff against the crate (`--- a/src/pool.rs`, `+++ b/src/pool.rs`),
+//!   touching only files under `src/`; the book shows it in a `diff` block;
+//! - `report.snap`: the insta snapshot of what loom reports, normalized; the book includes it from
+//!   its fourth line: `{{#include ../../chapters/<stage>/bugs/<bug>/report.snap:4:}}`.
+//!
+//! For every bug this test:
+//!
+//! 1. checks that `model` is a `#[test]` of the crate's `tests/loom.rs`;
+//! 2. copies the crate (`Cargo.toml`, `src/`, `tests/`, `build.rs` if any) and applies the patch
+//!    with `git apply`, then makes the manifest standalone as `tests/compile_steps.rs` does, but
+//!    keeping dev-dependencies (the models need them) and adding the workspace's `[profile.loom]`,
+//!    next to a copy of the workspace's `Cargo.lock`, and with `+zoo.<bug>` added to its version,
+//!    so that copies of one crate do not share artifact names. The copy lives in
+//!    `target/loom-zoo-crates/<crate>/<bug>/` and is updated file by file, rewriting only files
+//!    whose content changed, so that a second run does not rebuild it;
+//! 3. runs `cargo test --profile loom --test loom -- <model> --exact` there with
+//!    `RUSTFLAGS="--cfg loom"`, `LOOM_LOCATION=1` (so a deadlock report says where each thread is
+//!    blocked) and `RUST_BACKTRACE=0`, in a child process, because a deadlock found by loom
+//!    aborts its process. All bugs share the target folder `target/loom-zoo`, so the dependencies
+//!    are built once;
+//! 4. checks that the run failed the declared way: a `deadlock` (loom's `deadlock; threads = [`
+//!    report; the process then usually aborts, with `SIGABRT`, when the cleanup that follows
+//!    panics in a destructor), or a `panic` whose message contains `message`, with no deadlock;
+//! 5. compares the normalized report with `report.snap`: the command a reader types, then either
+//!    the deadlock report with one thread per line, or the first panic (its `panicked at` line and
+//!    message) without the backtraces and secondary panics that follow. Paths in the crate's copy
+//!    become relative to the crate (`src/pool.rs`), paths in the workspace relative to its root
+//!    (`crates/sync/src/model.rs`), registry paths `<loom>/src/…`, and thread ids are dropped.
+//!
+//! Every problem with every bug is reported together. That the *unpatched* models pass is
+//! `tests/loom_models.rs`'s job.
+//!
+//! To write a bug, edit the crate in place, then
+//! `git diff --relative=chapters/<stage> > chapters/<stage>/bugs/<NN-name>/bug.patch` and undo the
+//! edit (`git checkout chapters/<stage>/src`). After changing a bug, a model or the toolchain,
+//! regenerate the snapshots and read the diff: `INSTA_UPDATE=always cargo test --test loom_zoo`.
+//! With `CI=true`, insta writes nothing and a mismatch fails.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use toml::{Table, Value};
+
+use support::{
+    Standalone, Tests, cargo_command, check_lock_subset, check_snapshot_header, copy_file,
+    copy_tree, display, file_name, sorted_entries, standalone_manifest, workspace_root,
+};
+
+/// The keys a `bug.toml` may have (`message` only with `caught_as = "panic"`).
+const BUG_KEYS: [&str; 4] = ["title", "model", "caught_as", "message"];
+/// The files a bug folder holds.
+const BUG_FILES: [&str; 4] = ["bug.toml", "bug.patch", "report.snap", "report.snap.new"];
+/// The snapshot's name; insta stores it as `report.snap` in the bug folder.
+const SNAPSHOT_NAME: &str = "report";
+/// How a bug's copy of its crate is made standalone: with its tests and the loom profile.
+const STANDALONE: Standalone<'static> = Standalone {
+    written_by: "tests/loom_zoo.rs",
+    tests: Tests::Keep,
+    profiles: &["loom"],
+    build_metadata: None,
+};
+/// What loom prints, as a panic message, when every thread is blocked.
+const DEADLOCK: &str = "deadlock; threads = [";
+/// Environment variables that change how the model runs or what it prints, beyond those
+/// `support::cargo_command` removes: loom's own knobs (any `LOOM_*`, removed separately) are set
+/// by this test alone, and libtest's and std's must not capture differently, run more threads or
+/// print backtraces.
+const UNSET_RUN_ENV: [&str; 5] = [
+    "RUST_LIB_BACKTRACE",
+    "RUST_TEST_THREADS",
+    "RUST_TEST_NOCAPTURE",
+    "RUST_TEST_SHUFFLE",
+    "RUST_MIN_STACK",
+];
+
+/// One bug, as found on disk.
+struct Bug {
+    /// The crate's folder, relative to the workspace: `chapters/ch05-shared-queue`, `crates/sync`.
+    krate: String,
+    /// The bug's folder name, e.g. `01-lock-held-during-job`.
+    name: String,
+    /// `<krate>/bugs/<name>`.
+    dir: PathBuf,
+}
+
+impl Bug {
+    fn id(&self) -> String {
+        format!("{}/bugs/{}", self.krate, self.name)
+    }
+}
+
+/// How loom must catch a bug.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Caught {
+    /// Every thread blocked: loom reports `deadlock; threads = [...]` (as a panic, often followed
+    /// by an abort).
+    Deadlock,
+    /// A panic inside the model (a failed assertion, an `unwrap` on an error), whose message
+    /// contains this text.
+    Panic(String),
+}
+
+/// What a `bug.toml` declares.
+#[derive(Debug)]
+struct BugSpec {
+    /// The `#[test]` in the crate's `tests/loom.rs` that must catch the bug.
+    model: String,
+    caught: Caught,
+}
+
+/// What one run of a model printed.
+struct RunOutput {
+    success: bool,
+    stdout: String,
+    stderr: String,
+}
+
+/// Finds every `chapters/*/bugs/*/` and `crates/*/bugs/*/` folder, sorted.
+fn discover_bugs(root: &Path, problems: &mut Vec<String>) -> Vec<Bug> {
+    let mut bugs = Vec::new();
+    for parent in ["chapters", "crates"] {
+        for crate_dir in sorted_entries(&root.join(parent)) {
+            let bugs_dir = crate_dir.join("bugs");
+            if !bugs_dir.exists() {
+                continue;
+            }
+            let krate = format!("{parent}/{}", file_name(&crate_dir));
+            for dir in sorted_entries(&bugs_dir) {
+                if dir.is_dir() {
+                    bugs.push(Bug {
+                        krate: krate.clone(),
+                        name: file_name(&dir),
+                        dir,
+                    });
+                } else {
+                    problems.push(format!(
+                        "{}: only bug folders belong in bugs/",
+                        display(root, &dir)
+                    ));
+                }
+            }
+        }
+    }
+    bugs
+}
+
+/// Parses a `bug.toml`, refusing missing, unknown or ill-typed keys.
+fn parse_bug_toml(text: &str) -> Result<BugSpec, String> {
+    let table: Table = text
+        .parse()
+        .map_err(|e| format!("bug.toml does not parse: {e}"))?;
+    let unknown: Vec<&str> = table
+        .keys()
+        .map(String::as_str)
+        .filter(|key| !BUG_KEYS.contains(key))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(format!(
+            "bug.toml has unknown keys {unknown:?} (allowed: {BUG_KEYS:?})"
+        ));
+    }
+    match table.get("title") {
+        Some(Value::String(title)) if !title.trim().is_empty() && !title.contains('\n') => {}
+        _ => return Err("bug.toml needs `title`, a non-empty string on one line".to_owned()),
+    }
+    let model = match table.get("model") {
+        Some(Value::String(model)) if is_identifier(model) => model.clone(),
+        _ => {
+            return Err(
+                "bug.toml needs `model`, the name of a test function in tests/loom.rs".to_owned(),
+            );
+        }
+    };
+    let message = match table.get("message") {
+        None => None,
+        Some(Value::String(message)) if !message.trim().is_empty() => Some(message.clone()),
+        Some(_) => return Err("bug.toml: `message` must be a non-empty string".to_owned()),
+    };
+    let caught = match (table.get("caught_as").and_then(Value::as_str), message) {
+        (Some("deadlock"), None) => Caught::Deadlock,
+        (Some("deadlock"), Some(_)) => {
+            return Err("bug.toml: `message` is only for `caught_as = \"panic\"`".to_owned());
+        }
+        (Some("panic"), Some(message)) => Caught::Panic(message),
+        (Some("panic"), None) => {
+            return Err(
+                "bug.toml: `caught_as = \"panic\"` needs `message`, text the panic message \
+                 must contain"
+                    .to_owned(),
+            );
+        }
+        _ => {
+            return Err("bug.toml needs `caught_as`, either \"deadlock\" or \"panic\"".to_owned());
+        }
+    };
+    Ok(BugSpec { model, caught })
+}
+
+fn is_identifier(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Whether `models` (a `tests/loom.rs`) has `fn <model>()` marked `#[test]`.
+fn has_model(models: &str, model: &str) -> bool {
+    let lines: Vec<&str> = models.lines().map(str::trim).collect();
+    let signature = format!("fn {model}()");
+    lines.iter().enumerate().any(|(i, line)| {
+        line.strip_prefix("pub ")
+            .unwrap_or(line)
+            .starts_with(&signature)
+            && lines[..i]
+                .iter()
+                .rev()
+                .take_while(|line| line.starts_with("#[") || line.starts_with("//"))
+                .any(|line| *line == "#[test]")
+    })
+}
+
+/// The files a patch changes, relative to the crate, from its `--- a/…` and `+++ b/…` lines;
+/// refuses a patch that changes nothing, or anything outside `src/`, or creates or deletes files.
+fn patched_files(patch: &str) -> Result<BTreeSet<String>, String> {
+    let mut files = BTreeSet::new();
+    for line in patch.lines() {
+        for (marker, prefix) in [("--- ", "a/"), ("+++ ", "b/")] {
+            let Some(path) = line.strip_prefix(marker) else {
+                continue;
+            };
+            // A traditional diff may follow the path with a tab and a time stamp.
+            let path = path.split('\t').next().unwrap_or(path).trim_end();
+            let Some(path) = path.strip_prefix(prefix) else {
+                return Err(format!(
+                    "bug.patch: `{line}` must name `{prefix}<path in the crate>`, not create or \
+                     delete a file"
+                ));
+            };
+            if !path.starts_with("src/") || path.split('/').any(|part| part == "..") {
+                return Err(format!(
+                    "bug.patch changes {path}, but a bug patch may only change files under src/ \
+                     (the models in tests/ stay as they are)"
+                ));
+            }
+            files.insert(path.to_owned());
+        }
+    }
+    if files.is_empty() {
+        return Err(
+            "bug.patch has no `--- a/src/…` / `+++ b/src/…` lines: it is not a unified diff"
+                .to_owned(),
+        );
+    }
+    Ok(files)
+}
+
+/// Applies `patch` to the files in `dir` with `git apply`, outside any repository (so that `git`
+/// neither reads this workspace's repository nor skips paths outside its current folder) and
+/// without any user or system configuration.
+fn apply_patch(patch: &Path, dir: &Path) -> Result<(), String> {
+    let mut git = Command::new("git");
+    git.arg("apply").arg(patch).current_dir(dir);
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("GIT_") {
+            git.env_remove(var);
+        }
+    }
+    let ceiling = dir.parent().unwrap_or(dir);
+    git.env("GIT_CEILING_DIRECTORIES", ceiling)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("LC_ALL", "C");
+    let output = git
+        .output()
+        .map_err(|e| format!("running `git apply` (is git installed?): {e}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "bug.patch no longer applies to the crate's current source: the code it changes has \
+             moved on. Remake the patch against today's source (see tests/loom_zoo.rs). `git \
+             apply` says:\n{}",
+            String::from_utf8_lossy(&output.stderr).trim_end()
+        ))
+    }
+}
+
+/// Makes `to` hold exactly the files of `from`, rewriting only those whose content differs, so
+/// that Cargo does not rebuild what has not changed.
+fn sync_tree(from: &Path, to: &Path) -> Result<(), String> {
+    fn files(base: &Path, dir: &Path, out: &mut BTreeSet<PathBuf>) {
+        if !dir.is_dir() {
+            return;
+        }
+        for path in sorted_entries(dir) {
+            if path.is_dir() {
+                files(base, &path, out);
+            } else {
+                out.insert(
+                    path.strip_prefix(base)
+                        .expect("walked from base")
+                        .to_owned(),
+                );
+            }
+        }
+    }
+    let (mut wanted, mut present) = (BTreeSet::new(), BTreeSet::new());
+    files(from, from, &mut wanted);
+    files(to, to, &mut present);
+    for rel in &wanted {
+        let new =
+            fs::read(from.join(rel)).map_err(|e| format!("reading {}: {e}", rel.display()))?;
+        if fs::read(to.join(rel)).ok().as_ref() != Some(&new) {
+            copy_file(&from.join(rel), &to.join(rel))?;
+        }
+    }
+    for rel in present.difference(&wanted) {
+        fs::remove_file(to.join(rel)).map_err(|e| format!("removing {}: {e}", rel.display()))?;
+    }
+    Ok(())
+}
+
+/// Brings `target/loom-zoo-crates/<crate>/<bug>/` up to date: the crate with the bug's patch
+/// applied, a standalone manifest with the loom profile, and the workspace's `Cargo.lock`.
+fn prepare_scratch(
+    root: &Path,
+    root_manifest: &Table,
+    bug: &Bug,
+    patched: &BTreeSet<String>,
+) -> Result<PathBuf, String> {
+    let crate_dir = root.join(&bug.krate);
+    let base = root
+        .join("target")
+        .join("loom-zoo-crates")
+        .join(file_name(&crate_dir));
+    let scratch = base.join(&bug.name);
+    // Built afresh next to the copy, then synced into it.
+    let staging = base.join(format!("{}.staging", bug.name));
+    if staging.exists() {
+        fs::remove_dir_all(&staging).map_err(|e| format!("removing {}: {e}", staging.display()))?;
+    }
+    for dir in ["src", "tests"] {
+        copy_tree(&crate_dir.join(dir), &staging.join(dir))?;
+    }
+    if crate_dir.join("build.rs").exists() {
+        copy_file(&crate_dir.join("build.rs"), &staging.join("build.rs"))?;
+    }
+    apply_patch(&bug.dir.join("bug.patch"), &staging)?;
+    for rel in patched {
+        let before = fs::read(crate_dir.join(rel)).unwrap_or_default();
+        let after = fs::read(staging.join(rel)).unwrap_or_default();
+        if before == after {
+            return Err(format!(
+                "bug.patch applied, but left {rel} as it was: `git apply` skipped it"
+            ));
+        }
+    }
+    let member = fs::read_to_string(crate_dir.join("Cargo.toml"))
+        .map_err(|e| format!("reading the crate's Cargo.toml: {e}"))?;
+    // Every copy of a crate has the same path relative to its own workspace root, so without a
+    // version of its own each copy would overwrite the others' artifacts in the shared target
+    // folder, and a later run could test another bug's binary.
+    let build =
+        format!("zoo.{}", bug.name).replace(|c: char| !c.is_ascii_alphanumeric() && c != '.', "-");
+    let options = Standalone {
+        build_metadata: Some(&build),
+        ..STANDALONE
+    };
+    let manifest = standalone_manifest(&member, &crate_dir, root_manifest, root, &options)?;
+    fs::write(staging.join("Cargo.toml"), manifest)
+        .map_err(|e| format!("writing Cargo.toml: {e}"))?;
+    copy_file(&root.join("Cargo.lock"), &staging.join("Cargo.lock"))?;
+    sync_tree(&staging, &scratch)?;
+    fs::remove_dir_all(&staging).map_err(|e| format!("removing {}: {e}", staging.display()))?;
+    Ok(scratch)
+}
+
+/// The command a reader types, in the crate's folder, to see what loom reports.
+fn reader_command(model: &str) -> String {
+    format!(
+        "LOOM_LOCATION=1 RUSTFLAGS=\"--cfg loom\" cargo test --profile loom --test loom -- \
+         {model} --exact"
+    )
+}
+
+/// Runs `model` under loom in `dir`, in a child process (a deadlock aborts it).
+fn run_model(model: &str, dir: &Path, target_dir: &Path) -> Result<RunOutput, String> {
+    let mut cmd = cargo_command(target_dir);
+    cmd.args([
+        "test",
+        "--profile",
+        "loom",
+        "--test",
+        "loom",
+        "--",
+        model,
+        "--exact",
+    ])
+    .current_dir(dir);
+    for var in UNSET_RUN_ENV {
+        cmd.env_remove(var);
+    }
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("LOOM_") {
+            cmd.env_remove(var);
+        }
+    }
+    cmd.env("RUSTFLAGS", "--cfg loom")
+        .env("LOOM_LOCATION", "1")
+        .env("RUST_BACKTRACE", "0");
+    let output = cmd
+        .output()
+        .map_err(|e| format!("running `cargo test` for {model}: {e}"))?;
+    Ok(RunOutput {
+        success: output.status.success(),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    })
+}
+
+/// How paths in the output are shown: the crate's copy becomes relative to the crate, the
+/// workspace relative to its root.
+struct Paths {
+    /// Absolute prefixes (with their trailing `/`), longest first, and what replaces each.
+    prefixes: Vec<(String, String)>,
+}
+
+impl Paths {
+    fn new(scratch: &Path, root: &Path) -> Paths {
+        let mut prefixes = Vec::new();
+        for (path, with) in [(scratch, ""), (root, "")] {
+            let mut forms = vec![path.to_path_buf()];
+            if let Ok(canonical) = path.canonicalize() {
+                forms.push(canonical);
+            }
+            for form in forms {
+                let form = format!("{}/", form.to_string_lossy().trim_end_matches('/'));
+                if !prefixes.iter().any(|(from, _)| *from == form) {
+                    prefixes.push((form, with.to_owned()));
+                }
+            }
+        }
+        prefixes.sort_by_key(|(from, _): &(String, String)| std::cmp::Reverse(from.len()));
+        Paths { prefixes }
+    }
+
+    fn normalize(&self, line: &str) -> String {
+        let mut line = line.to_owned();
+        for (from, to) in &self.prefixes {
+            line = line.replace(from.as_str(), to);
+        }
+        shorten_toolchain_paths(&line)
+    }
+}
+
+/// `…/registry/src/<index>/loom-0.7.2/src/rt/execution.rs` becomes `<loom>/src/rt/execution.rs`,
+/// and `/rustc/<commit>/library/…` becomes `<rustc>/library/…`: the book shows the same text on
+/// every machine and for every patch release.
+fn shorten_toolchain_paths(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    loop {
+        let registry = rest.find("/registry/src/");
+        let rustc = rest.find("/rustc/");
+        let (at, is_registry) = match (registry, rustc) {
+            (Some(r), Some(c)) if c < r => (c, false),
+            (Some(r), _) => (r, true),
+            (None, Some(c)) => (c, false),
+            (None, None) => break,
+        };
+        // The path starts after the last delimiter before the marker.
+        let start = rest[..at]
+            .rfind(|c: char| c.is_whitespace() || c == '"' || c == '`' || c == '(')
+            .map_or(0, |i| i + 1);
+        let after_marker = if is_registry {
+            at + "/registry/src/".len()
+        } else {
+            at + "/rustc/".len()
+        };
+        // Skip the index folder (registry) or the commit (rustc).
+        let Some(slash) = rest[after_marker..].find('/') else {
+            break;
+        };
+        let component_start = after_marker + slash + 1;
+        if is_registry {
+            let Some(end) = rest[component_start..].find('/') else {
+                break;
+            };
+            let package = &rest[component_start..component_start + end];
+            let name = package
+                .rmatch_indices('-')
+                .find(|(i, _)| package[i + 1..].starts_with(|c: char| c.is_ascii_digit()))
+                .map_or(package, |(i, _)| &package[..i]);
+            out.push_str(&rest[..start]);
+            out.push('<');
+            out.push_str(name);
+            out.push('>');
+            rest = &rest[component_start + end..];
+        } else {
+            out.push_str(&rest[..start]);
+            out.push_str("<rustc>/");
+            rest = &rest[component_start..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `thread 'name' (7794) panicked at …` without the OS thread id, which changes on every run.
+fn drop_thread_id(line: &str) -> String {
+    if let Some(rest) = line.strip_prefix("thread '")
+        && let Some(close) = rest.find("' (")
+        && let Some(end) = rest[close + 3..].find(") ")
+        && rest[close + 3..close + 3 + end]
+            .chars()
+            .all(|c| c.is_ascii_digit())
+    {
+        let (name, after) = (&rest[..close], &rest[close + 3 + end + 2..]);
+        return format!("thread '{name}' {after}");
+    }
+    line.to_owned()
+}
+
+/// Splits loom's one-line `deadlock; threads = [(Id(0), …), …]` into one thread per line, with
+/// `Location(Some(Location { … }))` shown as `Location { … }`.
+fn format_deadlock(line: &str) -> Result<Vec<String>, String> {
+    let list = line
+        .strip_prefix(DEADLOCK)
+        .and_then(|rest| rest.trim_end().strip_suffix(']'))
+        .ok_or_else(|| format!("not a deadlock report: {line}"))?;
+    let mut threads = Vec::new();
+    let (mut depth, mut quoted, mut start) = (0_usize, false, 0);
+    let mut previous = ' ';
+    for (i, c) in list.char_indices() {
+        match c {
+            '"' if previous != '\\' => quoted = !quoted,
+            '(' | '[' | '{' if !quoted => depth += 1,
+            ')' | ']' | '}' if !quoted => depth = depth.saturating_sub(1),
+            ',' if !quoted && depth == 0 => {
+                threads.push(list[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+        previous = c;
+    }
+    if !list[start..].trim().is_empty() {
+        threads.push(list[start..].trim());
+    }
+    let mut lines = vec![DEADLOCK.to_owned()];
+    for thread in threads {
+        let thread = thread
+            .replace("Location(Some(Location {", "Location {")
+            .replace(" }))", " }");
+        lines.push(format!("    {thread},"));
+    }
+    lines.push("]".to_owned());
+    Ok(lines)
+}
+
+/// The first panic report in `text`: its `thread '…' panicked at <path>:<line>:<col>:` line and
+/// the message lines after it, up to a blank line, a `note:`, a backtrace or the next panic.
+fn first_panic(text: &str) -> Option<Vec<String>> {
+    let mut lines = text.lines();
+    let head = lines.find(|line| line.starts_with("thread '") && line.contains("panicked at"))?;
+    let mut report = vec![head.to_owned()];
+    for line in lines {
+        if line.trim().is_empty()
+            || line.starts_with("note: ")
+            || line.starts_with("stack backtrace:")
+            || line.starts_with("thread '")
+        {
+            break;
+        }
+        report.push(line.to_owned());
+    }
+    Some(report)
+}
+
+/// What the book shows of a caught bug: the reader's command, then loom's report.
+fn normalize_report(model: &str, output: &RunOutput, paths: &Paths) -> Result<String, String> {
+    let mut lines = vec![format!("$ {}", reader_command(model))];
+    // libtest prints the test thread's panics to stdout, the process's last words to stderr.
+    let combined = format!("{}\n{}", output.stdout, output.stderr);
+    if let Some(deadlock) = combined.lines().find(|line| line.starts_with(DEADLOCK)) {
+        lines.extend(format_deadlock(&paths.normalize(deadlock))?);
+    } else {
+        let first = first_panic(&output.stdout)
+            .or_else(|| first_panic(&output.stderr))
+            .ok_or("the output has no `panicked at` line")?;
+        lines.extend(
+            first
+                .iter()
+                .map(|line| drop_thread_id(&paths.normalize(line))),
+        );
+    }
+    let mut text: String = lines
+        .iter()
+        .map(|line| line.trim_end())
+        .collect::<Vec<_>>()
+        .join("\n");
+    text.push('\n');
+    Ok(text)
+}
+
+/// Whether the run was caught the declared way; the problems if not.
+fn check_caught(spec: &BugSpec, output: &RunOutput) -> Vec<String> {
+    let shown = || {
+        format!(
+            "\n--- stdout:\n{}\n--- stderr:\n{}",
+            output.stdout.trim_end(),
+            output.stderr.trim_end()
+        )
+    };
+    if output.success {
+        return vec![format!(
+            "the model `{}` passed: loom did not catch this bug{}",
+            spec.model,
+            shown()
+        )];
+    }
+    if !output.stdout.contains("running 1 test") {
+        return vec![format!(
+            "the model `{}` did not run (did the patched crate fail to build?){}",
+            spec.model,
+            shown()
+        )];
+    }
+    let combined = format!("{}\n{}", output.stdout, output.stderr);
+    let deadlock = combined.lines().any(|line| line.starts_with(DEADLOCK));
+    let mut problems = Vec::new();
+    match &spec.caught {
+        Caught::Deadlock => {
+            if !deadlock {
+                problems.push(format!(
+                    "bug.toml declares a deadlock, but loom reported none (no `{DEADLOCK}` line){}",
+                    shown()
+                ));
+            }
+        }
+        Caught::Panic(message) => {
+            if deadlock {
+                problems.push(format!(
+                    "bug.toml declares a panic, but loom reported a deadlock{}",
+                    shown()
+                ));
+            } else {
+                let first = first_panic(&output.stdout).or_else(|| first_panic(&output.stderr));
+                match first {
+                    None => problems.push(format!("the model failed without a panic{}", shown())),
+                    Some(report) if !report[1..].join("\n").contains(message.as_str()) => {
+                        problems.push(format!(
+                            "the model panicked, but its message does not contain {message:?}:\n{}",
+                            report.join("\n")
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// Runs one bug; returns its problems (empty if loom caught it as declared and the report matches
+/// the snapshot).
+fn check_bug(
+    root: &Path,
+    root_manifest: &Table,
+    target_dir: &Path,
+    bug: &Bug,
+) -> Result<(), Vec<String>> {
+    let one = |problem: String| vec![problem];
+    let spec_text = fs::read_to_string(bug.dir.join("bug.toml"))
+        .map_err(|e| one(format!("no readable bug.toml ({e})")))?;
+    let spec = parse_bug_toml(&spec_text).map_err(one)?;
+    let strays: Vec<String> = sorted_entries(&bug.dir)
+        .iter()
+        .map(|path| file_name(path))
+        .filter(|name| !BUG_FILES.contains(&name.as_str()))
+        .collect();
+    if !strays.is_empty() {
+        return Err(one(format!(
+            "unexpected files {strays:?} (a bug folder holds {BUG_FILES:?})"
+        )));
+    }
+    let models = fs::read_to_string(root.join(&bug.krate).join("tests/loom.rs"))
+        .map_err(|e| one(format!("{}/tests/loom.rs is not readable ({e})", bug.krate)))?;
+    if !has_model(&models, &spec.model) {
+        return Err(one(format!(
+            "bug.toml names the model `{}`, but {}/tests/loom.rs has no `#[test] fn {}()`",
+            spec.model, bug.krate, spec.model
+        )));
+    }
+    let patch = fs::read_to_string(bug.dir.join("bug.patch"))
+        .map_err(|e| one(format!("no readable bug.patch ({e})")))?;
+    let patched = patched_files(&patch).map_err(one)?;
+    let scratch = prepare_scratch(root, root_manifest, bug, &patched).map_err(one)?;
+
+    let started = Instant::now();
+    let output = run_model(&spec.model, &scratch, target_dir).map_err(one)?;
+    eprintln!(
+        "{}: `cargo test … {}` took {:.1?}",
+        bug.id(),
+        spec.model,
+        started.elapsed()
+    );
+
+    let mut problems = check_caught(&spec, &output);
+    let lock = |dir: &Path| fs::read_to_string(dir.join("Cargo.lock")).unwrap_or_default();
+    if let Err(problem) = check_lock_subset(&lock(&scratch), &lock(root)) {
+        problems.push(problem);
+    }
+    if !problems.is_empty() {
+        // The report of a run that was not caught as declared is not worth a snapshot.
+        return Err(problems);
+    }
+
+    let paths = Paths::new(&scratch, root);
+    let text = normalize_report(&spec.model, &output, &paths).map_err(one)?;
+    let mut settings = insta::Settings::clone_current();
+    settings.set_snapshot_path(&bug.dir);
+    settings.set_prepend_module_to_snapshot(false);
+    settings.set_omit_expression(true);
+    let snapshot = panic::catch_unwind(AssertUnwindSafe(|| {
+        settings.bind(|| insta::assert_snapshot!(SNAPSHOT_NAME, text));
+    }));
+    if snapshot.is_err() {
+        problems.push(format!(
+            "report.snap is missing or differs from loom's report (insta's diff is above; to \
+             accept the new report: INSTA_UPDATE=always cargo test --test loom_zoo). The \
+             normalized report:\n{text}"
+        ));
+    }
+
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+#[test]
+fn every_bug_in_the_zoo_is_caught_by_loom_as_declared() {
+    let root = workspace_root();
+    let root_manifest: Table = fs::read_to_string(root.join("Cargo.toml"))
+        .expect("reading the workspace's Cargo.toml")
+        .parse()
+        .expect("the workspace's Cargo.toml parses");
+    let target_dir = root.join("target").join("loom-zoo");
+
+    let mut problems = Vec::new();
+    let bugs = discover_bugs(&root, &mut problems);
+    assert!(
+        !bugs.is_empty(),
+        "found no bugs under chapters/*/bugs/ or crates/*/bugs/"
+    );
+
+    let started = Instant::now();
+    let mut failed: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for bug in &bugs {
+        if let Err(bug_problems) = check_bug(&root, &root_manifest, &target_dir, bug) {
+            failed.insert(bug.id(), bug_problems);
+        }
+    }
+    eprintln!("{} bugs took {:.1?}", bugs.len(), started.elapsed());
+
+    // Checked after the runs, which may have just written the snapshots.
+    for bug in &bugs {
+        let path = bug.dir.join(format!("{SNAPSHOT_NAME}.snap"));
+        if let Ok(text) = fs::read_to_string(&path)
+            && let Err(problem) = check_snapshot_header(&text)
+        {
+            failed
+                .entry(bug.id())
+                .or_default()
+                .push(format!("report.snap: {problem}"));
+        }
+    }
+
+    for (id, bug_problems) in failed {
+        for problem in bug_problems {
+            problems.push(format!("{id}: {problem}"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problem(s) with the bug zoo:\n\n{}",
+        problems.len(),
+        problems.join("\n\n")
+    );
+}
+
+mod unit {
+    use super::*;
+
+    #[test]
+    fn bug_toml_needs_a_message_exactly_for_panics() {
+        let deadlock = "title = \"t\"\nmodel = \"m_1\"\ncaught_as = \"deadlock\"\n";
+        let spec = parse_bug_toml(deadlock).unwrap();
+        assert_eq!(
+            (spec.model.as_str(), spec.caught),
+            ("m_1", Caught::Deadlock)
+        );
+
+        let panic = "title = \"t\"\nmodel = \"m\"\ncaught_as = \"panic\"\nmessage = \"lost\"\n";
+        assert_eq!(
+            parse_bug_toml(panic).unwrap().caught,
+            Caught::Panic("lost".to_owned())
+        );
+
+        assert!(parse_bug_toml(&format!("{deadlock}message = \"x\"\n")).is_err());
+        assert!(parse_bug_toml(&panic.replace("message = \"lost\"\n", "")).is_err());
+        assert!(parse_bug_toml(&deadlock.replace("deadlock", "hang")).is_err());
+        assert!(parse_bug_toml(&deadlock.replace("m_1", "m 1")).is_err());
+        assert!(parse_bug_toml(&deadlock.replace("\"t\"", "\"t\\nu\"")).is_err());
+        assert!(
+            parse_bug_toml(&format!("{deadlock}expect = 1\n"))
+                .unwrap_err()
+                .contains("unknown keys [\"expect\"]")
+        );
+    }
+
+    #[test]
+    fn a_model_is_a_test_function() {
+        let models = "#[test]\nfn a() {}\n\n/// Doc.\n#[test]\nfn b() {\n}\n\nfn helper() {}\n";
+        assert!(has_model(models, "a"));
+        assert!(has_model(models, "b"));
+        assert!(!has_model(models, "helper"));
+        assert!(!has_model(models, "c"));
+    }
+
+    #[test]
+    fn a_patch_may_change_only_existing_files_under_src() {
+        let patch = "--- a/src/pool.rs\n+++ b/src/pool.rs\n@@ -1 +1 @@\n-a\n+b\n";
+        assert_eq!(
+            patched_files(patch).unwrap(),
+            BTreeSet::from(["src/pool.rs".to_owned()])
+        );
+        assert!(patched_files(&patch.replace("src/pool", "tests/loom")).is_err());
+        assert!(patched_files(&patch.replace("a/src/pool.rs", "/dev/null")).is_err());
+        assert!(patched_files("not a diff\n").is_err());
+    }
+
+    #[test]
+    fn a_patch_that_no_longer_applies_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let crate_dir = dir.path().join("crate");
+        fs::create_dir_all(crate_dir.join("src")).unwrap();
+        fs::write(crate_dir.join("src/pool.rs"), "fn a() {}\nfn b() {}\n").unwrap();
+        let patch = dir.path().join("bug.patch");
+        fs::write(
+            &patch,
+            "--- a/src/pool.rs\n+++ b/src/pool.rs\n@@ -1,2 +1,2 @@\n fn a() {}\n-fn c() {}\n+fn d() {}\n",
+        )
+        .unwrap();
+        let error = apply_patch(&patch, &crate_dir).unwrap_err();
+        assert!(error.contains("no longer applies"), "{error}");
+
+        let fits = "--- a/src/pool.rs\n+++ b/src/pool.rs\n@@ -1,2 +1,2 @@\n fn a() {}\n-fn b() {}\n+fn d() {}\n";
+        fs::write(&patch, fits).unwrap();
+        apply_patch(&patch, &crate_dir).unwrap();
+        assert_eq!(
+            fs::read_to_string(crate_dir.join("src/pool.rs")).unwrap(),
+            "fn a() {}\nfn d() {}\n"
+        );
+    }
+
+    #[test]
+    fn paths_become_relative_to_the_crate_the_workspace_or_the_package() {
+        let paths = Paths::new(
+            Path::new("/w/target/loom-zoo-crates/ch05/01-bug"),
+            Path::new("/w"),
+        );
+        let line = "(Id(1), Blocked(Location(Some(Location { file: \"/w/crates/sync/src/model.rs\", \
+                    line: 54, column: 18 }))))";
+        assert_eq!(
+            paths.normalize(line),
+            "(Id(1), Blocked(Location(Some(Location { file: \"crates/sync/src/model.rs\", \
+             line: 54, column: 18 }))))"
+        );
+        assert_eq!(
+            paths.normalize("at /w/target/loom-zoo-crates/ch05/01-bug/src/pool.rs:3:1:"),
+            "at src/pool.rs:3:1:"
+        );
+        assert_eq!(
+            paths.normalize(
+                "panicked at /home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/\
+                 loom-0.7.2/src/rt/execution.rs:216:13: and /rustc/5980761/library/core/src/x.rs"
+            ),
+            "panicked at <loom>/src/rt/execution.rs:216:13: and <rustc>/library/core/src/x.rs"
+        );
+    }
+
+    #[test]
+    fn a_deadlock_report_shows_one_thread_per_line() {
+        let line = "deadlock; threads = [(Id(0), Blocked(Location(Some(Location { file: \
+                    \"a, (b).rs\", line: 1, column: 2 })))), (Id(1), Terminated)]";
+        assert_eq!(
+            format_deadlock(line).unwrap(),
+            [
+                "deadlock; threads = [",
+                "    (Id(0), Blocked(Location { file: \"a, (b).rs\", line: 1, column: 2 })),",
+                "    (Id(1), Terminated),",
+                "]",
+            ]
+        );
+    }
+
+    #[test]
+    fn only_the_first_panic_is_reported_without_its_thread_id() {
+        let stdout = "\nrunning 1 test\n\nthread 'm' (7794) panicked at tests/loom.rs:20:9:\n\
+                      assertion `left == right` failed\n  left: 1\n right: 2\nnote: run with \
+                      `RUST_BACKTRACE=1`\n\nthread 'm' (7794) panicked at src/x.rs:1:1:\nsecond\n";
+        let output = RunOutput {
+            success: false,
+            stdout: stdout.to_owned(),
+            stderr: String::new(),
+        };
+        let paths = Paths::new(Path::new("/s"), Path::new("/w"));
+        assert_eq!(
+            normalize_report("m", &output, &paths).unwrap(),
+            "$ LOOM_LOCATION=1 RUSTFLAGS=\"--cfg loom\" cargo test --profile loom --test loom -- \
+             m --exact\nthread 'm' panicked at tests/loom.rs:20:9:\nassertion `left == right` \
+             failed\n  left: 1\n right: 2\n"
+        );
+    }
+}
