@@ -25,8 +25,8 @@
 //! 3. runs `cargo test --profile loom --test loom -- <model> --exact` there with
 //!    `RUSTFLAGS="--cfg loom"`, `LOOM_LOCATION=1` (so a deadlock report says where each thread is
 //!    blocked) and `RUST_BACKTRACE=0`, in a child process, because a deadlock found by loom
-//!    aborts its process. All bugs share the target folder `target/loom-zoo`, so the dependencies
-//!    are built once;
+//!    aborts its process. All bugs share the target folder `target/loom` with
+//!    `tests/loom_models.rs`, so the dependencies are built once;
 //! 4. checks that the run failed the declared way: a `deadlock` (loom's `deadlock; threads = [`
 //!    report; the process then usually aborts, with `SIGABRT`, when the cleanup that follows
 //!    panics in a destructor), or a `panic` whose message contains `message`, with no deadlock;
@@ -762,7 +762,7 @@ fn every_bug_in_the_zoo_is_caught_by_loom_as_declared() {
         .expect("reading the workspace's Cargo.toml")
         .parse()
         .expect("the workspace's Cargo.toml parses");
-    let target_dir = root.join("target").join("loom-zoo");
+    let target_dir = root.join("target").join("loom");
 
     let mut problems = Vec::new();
     let bugs = discover_bugs(&root, &mut problems);

@@ -18,7 +18,11 @@ fn main() -> ExitCode {
     match ch04_workers::serve(listener.incoming(), hello::routes(args.sleep())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("cannot start the server's thread pool: {e}");
+            // The cause (the operating system's own words) is what a reader can act on.
+            let cause = std::error::Error::source(&e)
+                .map(|cause| format!(": {cause}"))
+                .unwrap_or_default();
+            eprintln!("cannot start the server's thread pool: {e}{cause}");
             ExitCode::FAILURE
         }
     }

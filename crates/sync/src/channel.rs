@@ -105,6 +105,7 @@ pub struct Receiver<T> {
 }
 
 impl<T> Receiver<T> {
+    // ANCHOR: recv
     /// Waits for the next message.
     ///
     /// # Errors
@@ -126,6 +127,7 @@ impl<T> Receiver<T> {
                 .unwrap_or_else(PoisonError::into_inner);
         }
     }
+    // ANCHOR_END: recv
 
     /// Takes the next message if one is queued, without waiting.
     ///

@@ -16,6 +16,7 @@ pub mod channel;
 #[cfg(loom)]
 pub mod model;
 
+// ANCHOR: facade
 #[cfg(not(loom))]
 pub use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 #[cfg(not(loom))]
@@ -25,6 +26,7 @@ pub use std::{sync::atomic, thread};
 pub use loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 #[cfg(loom)]
 pub use loom::{sync::atomic, thread};
+// ANCHOR_END: facade
 
 /// Multi-producer, single-consumer channels: std's, or [`channel`]'s under loom.
 pub mod mpsc {

@@ -4,6 +4,7 @@ use std::sync::PoisonError;
 
 use crate::{Condvar, Mutex};
 
+// ANCHOR: check
 /// How many times loom may preempt a thread in one explored execution. Bound 1 misses real
 /// shutdown bugs (a lost wake-up needs two preemptions to show); 3 catches every bug in the book's
 /// zoo and still explores a two-worker pool in well under a second.
@@ -20,6 +21,7 @@ pub fn check(model: impl Fn() + Sync + Send + 'static) {
     builder.preemption_bound = Some(PREEMPTION_BOUND);
     builder.check(model);
 }
+// ANCHOR_END: check
 
 /// A counter that threads increment and wait on.
 #[derive(Debug, Default)]
