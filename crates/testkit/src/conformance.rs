@@ -168,3 +168,28 @@ pub fn serves_while_one_is_held(start: impl Fn(BoxedHandler) -> TestServer) {
     assert_eq!(log.entries(), ["/", "/block"]);
 }
 // ANCHOR_END: while-one-is-held
+
+// ANCHOR: panicking-handler
+/// A handler that panics costs the connection it was serving, nothing more: after more panics
+/// than a pool has workers, the server still answers.
+///
+/// # Panics
+///
+/// When a panicking request gets an answer, or the server stops answering afterwards.
+pub fn survives_panicking_handlers(start: impl Fn(BoxedHandler) -> TestServer) {
+    let routes = hello::routes(Duration::ZERO);
+    let server = start(Box::new(move |request: &Request| {
+        assert!(request.path() != "/panic", "a handler panicked, on purpose");
+        routes(request)
+    }));
+    let addr = server.addr();
+    for _ in 0..8 {
+        let reply = send_raw(addr, b"GET /panic HTTP/1.1\r\n\r\n");
+        // The connection is closed (or reset) with no response.
+        assert!(reply.map_or(true, |bytes| bytes.is_empty()));
+    }
+    for _ in 0..8 {
+        assert_eq!(get(addr, "/").expect("still serving").status, 200);
+    }
+}
+// ANCHOR_END: panicking-handler
