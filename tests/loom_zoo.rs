@@ -573,35 +573,51 @@ fn format_deadlock(line: &str) -> Result<Vec<String>, String> {
     Ok(lines)
 }
 
-/// The first panic report in `text`: its `thread '…' panicked at <path>:<line>:<col>:` line and
-/// the message lines after it, up to a blank line, a `note:`, a backtrace or the next panic.
-fn first_panic(text: &str) -> Option<Vec<String>> {
-    let mut lines = text.lines();
-    let head = lines.find(|line| line.starts_with("thread '") && line.contains("panicked at"))?;
-    let mut report = vec![head.to_owned()];
-    for line in lines {
-        if line.trim().is_empty()
-            || line.starts_with("note: ")
-            || line.starts_with("stack backtrace:")
-            || line.starts_with("thread '")
-        {
-            break;
+/// The first panic report in `text` whose message contains `message` (any, if `None`): its
+/// `thread '…' panicked at <path>:<line>:<col>:` line and the message lines after it, up to a
+/// blank line, a `note:`, a backtrace or the next panic.
+///
+/// A model may print panics that are part of its scenario (a job that panics on purpose, caught by
+/// the pool) before the one that fails it; the declared message picks the failure out.
+fn first_panic(text: &str, message: Option<&str>) -> Option<Vec<String>> {
+    let mut reports = Vec::new();
+    let mut current: Option<Vec<String>> = None;
+    for line in text.lines() {
+        if line.starts_with("thread '") && line.contains("panicked at") {
+            reports.extend(current.take());
+            current = Some(vec![line.to_owned()]);
+        } else if let Some(report) = current.as_mut() {
+            if line.trim().is_empty()
+                || line.starts_with("note: ")
+                || line.starts_with("stack backtrace:")
+            {
+                reports.extend(current.take());
+            } else {
+                report.push(line.to_owned());
+            }
         }
-        report.push(line.to_owned());
     }
-    Some(report)
+    reports.extend(current);
+    reports
+        .into_iter()
+        .find(|report| message.is_none_or(|m| report[1..].join("\n").contains(m)))
 }
 
 /// What the book shows of a caught bug: the reader's command, then loom's report.
-fn normalize_report(model: &str, output: &RunOutput, paths: &Paths) -> Result<String, String> {
+fn normalize_report(
+    model: &str,
+    message: Option<&str>,
+    output: &RunOutput,
+    paths: &Paths,
+) -> Result<String, String> {
     let mut lines = vec![format!("$ {}", reader_command(model))];
     // libtest prints the test thread's panics to stdout, the process's last words to stderr.
     let combined = format!("{}\n{}", output.stdout, output.stderr);
     if let Some(deadlock) = combined.lines().find(|line| line.starts_with(DEADLOCK)) {
         lines.extend(format_deadlock(&paths.normalize(deadlock))?);
     } else {
-        let first = first_panic(&output.stdout)
-            .or_else(|| first_panic(&output.stderr))
+        let first = first_panic(&output.stdout, message)
+            .or_else(|| first_panic(&output.stderr, message))
             .ok_or("the output has no `panicked at` line")?;
         lines.extend(
             first
@@ -660,7 +676,9 @@ fn check_caught(spec: &BugSpec, output: &RunOutput) -> Vec<String> {
                     shown()
                 ));
             } else {
-                let first = first_panic(&output.stdout).or_else(|| first_panic(&output.stderr));
+                let first = first_panic(&output.stdout, Some(message))
+                    .or_else(|| first_panic(&output.stderr, Some(message)))
+                    .or_else(|| first_panic(&output.stdout, None));
                 match first {
                     None => problems.push(format!("the model failed without a panic{}", shown())),
                     Some(report) if !report[1..].join("\n").contains(message.as_str()) => {
@@ -732,7 +750,11 @@ fn check_bug(
     }
 
     let paths = Paths::new(&scratch, root);
-    let text = normalize_report(&spec.model, &output, &paths).map_err(one)?;
+    let message = match &spec.caught {
+        Caught::Panic(message) => Some(message.as_str()),
+        Caught::Deadlock => None,
+    };
+    let text = normalize_report(&spec.model, message, &output, &paths).map_err(one)?;
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(&bug.dir);
     settings.set_prepend_module_to_snapshot(false);
@@ -934,10 +956,15 @@ mod unit {
         };
         let paths = Paths::new(Path::new("/s"), Path::new("/w"));
         assert_eq!(
-            normalize_report("m", &output, &paths).unwrap(),
+            normalize_report("m", None, &output, &paths).unwrap(),
             "$ LOOM_LOCATION=1 RUSTFLAGS=\"--cfg loom\" cargo test --profile loom --test loom -- \
              m --exact\nthread 'm' panicked at tests/loom.rs:20:9:\nassertion `left == right` \
              failed\n  left: 1\n right: 2\n"
+        );
+        assert_eq!(
+            normalize_report("m", Some("second"), &output, &paths).unwrap(),
+            "$ LOOM_LOCATION=1 RUSTFLAGS=\"--cfg loom\" cargo test --profile loom --test loom -- \
+             m --exact\nthread 'm' panicked at src/x.rs:1:1:\nsecond\n"
         );
     }
 }

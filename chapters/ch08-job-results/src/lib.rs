@@ -1,0 +1,49 @@
+//! Stage 8: job results.
+//!
+//! `ThreadPool::spawn` returns a `JobHandle` whose `join` gives the job's value, or the panic
+//! that ended it. The server still uses `execute`: a connection's job has no result to return.
+
+// ANCHOR: modules
+pub mod pool;
+// ANCHOR_END: modules
+
+use std::io;
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use poolbook_http::{Request, Response, handle_connection};
+
+// ANCHOR: use-pool
+use pool::{PoolCreationError, ThreadPool};
+// ANCHOR_END: use-pool
+
+// ANCHOR: serve
+/// Serves each connection `incoming` yields as a job on a pool of four threads.
+///
+/// Returns when `incoming` ends, and only after every connection it yielded has been answered:
+/// dropping the pool at the end of this function waits for its workers to finish.
+///
+/// # Errors
+///
+/// If the pool's threads cannot be created; nothing is accepted then.
+pub fn serve<I, H>(incoming: I, handler: H) -> Result<(), PoolCreationError>
+where
+    I: IntoIterator<Item = io::Result<TcpStream>>,
+    H: Fn(&Request) -> Response + Send + Sync + 'static,
+{
+    let handler = Arc::new(handler);
+    let pool = ThreadPool::build(4)?;
+    for stream in incoming {
+        match stream {
+            Ok(stream) => {
+                let handler = Arc::clone(&handler);
+                pool.execute(move || {
+                    handle_connection(stream, &*handler);
+                });
+            }
+            Err(e) => eprintln!("accept failed: {e}"),
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: serve
