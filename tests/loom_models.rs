@@ -12,12 +12,13 @@ use std::process::Command;
 
 /// Every crate with loom models. A crate that gains a `tests/loom.rs` must be listed here; the
 /// test below checks that none is forgotten.
-const MODELLED: [&str; 5] = [
+const MODELLED: [&str; 6] = [
     "poolbook-sync",
     "ch05-shared-queue",
     "ch06-graceful-shutdown",
     "ch07-panic-isolation",
     "ch08-job-results",
+    "ch09-bounded-queue",
 ];
 
 #[test]

@@ -3,13 +3,15 @@
 //! Each check takes a `start` function that runs the stage's `serve` with the given handler on a
 //! [`TestServer`]; the stage's own test file is then one line per check.
 
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
 use poolbook_http::{Request, Response, hello};
 
-use crate::{Gate, TestServer, get, parse_reply, send_raw};
+use crate::{Gate, TestServer, WATCHDOG, get, parse_reply, send_raw};
 
 /// A handler as the checks hand it to a stage.
 pub type BoxedHandler = Box<dyn Fn(&Request) -> Response + Send + Sync + 'static>;
@@ -193,3 +195,50 @@ pub fn survives_panicking_handlers(start: impl Fn(BoxedHandler) -> TestServer) {
     }
 }
 // ANCHOR_END: panicking-handler
+
+// ANCHOR: busy
+/// With every worker busy and the queue full, a new connection is answered at once with
+/// `503 Service Unavailable` and `Retry-After`, and never reaches the handler; the connections
+/// that were accepted are all answered once the workers are free.
+///
+/// `start` must serve with **one** worker and room for **one** waiting connection.
+///
+/// # Panics
+///
+/// When the extra connection is not answered 503 with `Retry-After`, or one that was accepted
+/// is not answered 200.
+pub fn answers_busy_when_full(start: impl Fn(BoxedHandler) -> TestServer) {
+    let gate = Arc::new(Gate::new());
+    let log = Arc::new(Log::default());
+    let server = start(gated_handler(Arc::clone(&gate), Arc::clone(&log)));
+    let addr = server.addr();
+
+    let held = thread::spawn(move || get(addr, "/block").expect("GET /block").status);
+    assert!(gate.wait_arrived(1), "the first request holds the worker");
+    // `connect` returns once the connection is in the listen backlog, which the server accepts
+    // in order: this one is accepted (and queued) before the next one is.
+    let mut queued = TcpStream::connect(addr).expect("connect");
+    queued.set_read_timeout(Some(WATCHDOG)).expect("a timeout");
+    queued
+        .write_all(b"GET /queued HTTP/1.1\r\n\r\n")
+        .expect("send the queued request");
+    queued.shutdown(Shutdown::Write).expect("half-close");
+
+    let refused = parse_reply(&send_raw(addr, b"GET /refused HTTP/1.1\r\n\r\n").expect("reply"))
+        .expect("an HTTP reply");
+    assert_eq!(refused.status, 503, "{}", refused.head);
+    assert!(
+        refused.head.contains("\r\nRetry-After: "),
+        "{}",
+        refused.head
+    );
+
+    gate.open();
+    assert_eq!(held.join().expect("held client"), 200);
+    let mut reply = Vec::new();
+    queued.read_to_end(&mut reply).expect("the queued reply");
+    assert_eq!(parse_reply(&reply).expect("an HTTP reply").status, 200);
+    assert_eq!(log.entries(), ["/block", "/queued"], "/refused never ran");
+    assert_eq!(get(addr, "/").expect("serving again").status, 200);
+}
+// ANCHOR_END: busy
