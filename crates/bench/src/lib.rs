@@ -1,44 +1,96 @@
-//! What poolbook's thread pool costs per job, next to the alternatives, on empty jobs.
+//! What poolbook's thread pool costs per job, next to the alternatives, on empty and small jobs.
 //!
-//! Every variant runs the same workload: submit N jobs, each of which only counts itself on a
-//! shared [`Countdown`], then wait until all of them have run. What is left is the cost of handing
-//! a job to another thread and running it there. [`Variant::run`] measures one variant once;
-//! [`report::measure`] runs all of them interleaved in rounds and keeps each one's median, and a
-//! [`report::Report`] compares the medians as ratios: absolute nanoseconds per job shift between
-//! runs of the same program on the same machine, ratios within one run much less.
+//! Every variant runs the same workload: submit N jobs, each of which does its [`Workload`]'s work
+//! (none, or a [`small_job`]) and then counts itself on a shared [`Countdown`], and wait until all
+//! of them have run. On empty jobs what is left is the cost of handing a job to another thread
+//! and running it there; on small jobs, whether that cost still shows next to real work, and
+//! whether the two workers share the work. [`Variant::run`] measures one variant on one workload
+//! once; [`report::measure`] runs every pair interleaved in rounds and keeps each one's median,
+//! and a [`report::Report`] compares the medians as ratios: absolute nanoseconds per job shift
+//! between runs of the same program on the same machine, ratios within one run much less.
 //!
 //! Pools and the floor's consumer thread are created before the clock starts and stopped after it
-//! stops, so only per-job cost is measured; the one exception is [`Variant::PoolDrop`], where
-//! stopping the pool is how it waits (joining two threads is noise next to 100,000 jobs).
+//! stops, so only per-job cost is measured.
 
 pub mod report;
+mod variants;
 
 use std::fmt;
+use std::hint::black_box;
 use std::io;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, PoisonError, mpsc};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::Duration;
 
-// The pool stage under test: the one line (with `POOL_STAGE` and the dependency in Cargo.toml)
-// to change when a later stage should be measured instead.
-use ch06_graceful_shutdown::pool as pool_stage;
-
-/// The package of the pool stage under test, for the report.
-pub const POOL_STAGE: &str = "ch06-graceful-shutdown";
-
-/// Whether dropping the stage's pool waits for its queued jobs and joins its workers, so that
-/// [`Variant::PoolDrop`] measures something. True from ch06 on; before, dropping only detached
-/// the workers.
-const DROP_JOINS: bool = true;
-
-/// Worker threads in each pool: one per core of the 2-core machines the book's figures come from.
+/// Worker threads in each pool: one per core of the 2-core machines the book's figures come
+/// from.
 pub const WORKERS: usize = 2;
 
 /// How long a variant may take to see all its jobs run before it reports the ones missing. Only a
 /// watchdog, turning a lost job into an error instead of a hang; a healthy run of the largest
-/// allowed N takes well under a second per variant.
+/// allowed N takes a few seconds per variant at most.
 pub const WATCHDOG: Duration = Duration::from_secs(120);
+
+/// Steps of [`small_job`]'s computation: about a microsecond on the 2-core machine the book's
+/// figures come from. A fixed count rather than one calibrated at start-up, so that every run
+/// (and every machine) does the same work; the report's `inline` row shows what it cost there.
+pub const SMALL_JOB_STEPS: u32 = 500;
+
+/// A small job's work: [`SMALL_JOB_STEPS`] steps of a xorshift generator, each depending on the
+/// one before, so they cannot overlap.
+///
+/// The seed goes through [`black_box`], so the compiler cannot compute the result ahead of time,
+/// and so does the result, so it cannot drop the computation as unused.
+pub fn small_job() {
+    let mut x = black_box(0x9E37_79B9_7F4A_7C15_u64);
+    for _ in 0..SMALL_JOB_STEPS {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+    }
+    black_box(x);
+}
+
+/// What each job does before counting itself; the same in every variant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Workload {
+    /// Nothing: the job only counts itself, so only the hand-off is measured.
+    Empty,
+    /// A [`small_job`] (about a microsecond of arithmetic), then the count.
+    Small,
+}
+
+impl Workload {
+    /// The workloads this build measures, in report order.
+    pub fn all() -> [Workload; 2] {
+        [Workload::Empty, Workload::Small]
+    }
+
+    /// A short, stable name (the JSON output's key).
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Empty => "empty",
+            Workload::Small => "small",
+        }
+    }
+
+    /// What each job does, in a line.
+    pub fn description(self) -> String {
+        match self {
+            Workload::Empty => "empty jobs: each only counts itself".to_owned(),
+            Workload::Small => format!(
+                "small jobs: {SMALL_JOB_STEPS} dependent xorshift steps behind black_box, \
+                 then the count"
+            ),
+        }
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
 
 /// What one run of one variant saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,7 +150,7 @@ impl Countdown {
         })
     }
 
-    /// Counts one job: the whole body of every benchmark job.
+    /// Counts one job: the last thing every benchmark job does.
     pub fn job_ran(&self) {
         if self.ran.fetch_add(1, Ordering::AcqRel) + 1 == self.target {
             let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
@@ -122,74 +174,106 @@ impl Countdown {
     }
 }
 
-/// One way of running N jobs on other threads.
+/// One way of running N jobs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Variant {
-    /// poolbook's pool ([`POOL_STAGE`]) with [`WORKERS`] workers; waits on a [`Countdown`], so the
-    /// pool outlives the measurement.
-    Pool,
-    /// poolbook's pool again, but `drop(pool)` is what waits: it drains the queue and joins the
-    /// workers. Only from the stage whose `Drop` does that (ch06) on.
-    PoolDrop,
+    /// poolbook's most advanced pool stage ([`Variant::package`]) with [`WORKERS`] workers and an
+    /// unbounded queue; waits on a [`Countdown`]. The baseline of every ratio.
+    Final,
+    /// Stage 6, the Rust Book's pool finished (`Mutex<mpsc::Receiver>`, graceful `Drop`), with
+    /// [`WORKERS`] workers; waits on a [`Countdown`]. What the later stages' features cost.
+    Stage6,
     /// The `threadpool` crate's pool with [`WORKERS`] workers; waits with its `join()`.
     Threadpool,
+    /// A `rayon::ThreadPool` of [`WORKERS`] threads, `spawn` per job; waits on a [`Countdown`].
+    Rayon,
     /// One `std::thread` per job, then a `join` of each.
     ThreadPerJob,
     /// The floor: a raw `std::sync::mpsc` channel of boxed jobs to one consumer thread, which
-    /// runs them; waits on a [`Countdown`]. A pool cannot hand over a job for less.
+    /// runs them; waits on a [`Countdown`]. On empty jobs, the bare hand-off a pool's queue is
+    /// built on; on small jobs its one consumer does all the work, so pools sharing it beat it.
     ChannelFloor,
+    /// No other thread: each job runs on the submitting thread as soon as it is made. What the
+    /// job itself costs, to read the others against (on small jobs, two workers sharing the work
+    /// perfectly would take half of this).
+    Inline,
 }
 
 impl Variant {
     /// The variants this build measures, in report order.
-    pub fn all() -> Vec<Variant> {
-        let mut all = vec![Variant::Pool];
-        if DROP_JOINS {
-            all.push(Variant::PoolDrop);
-        }
-        all.extend([
+    pub fn all() -> [Variant; 7] {
+        [
+            Variant::Final,
+            Variant::Stage6,
             Variant::Threadpool,
+            Variant::Rayon,
             Variant::ThreadPerJob,
             Variant::ChannelFloor,
-        ]);
-        all
+            Variant::Inline,
+        ]
     }
 
     /// A short, stable name (the JSON output's key).
     pub fn name(self) -> &'static str {
         match self {
-            Variant::Pool => "poolbook",
-            Variant::PoolDrop => "poolbook+drop",
+            Variant::Final => "final",
+            Variant::Stage6 => "stage6",
             Variant::Threadpool => "threadpool",
+            Variant::Rayon => "rayon",
             Variant::ThreadPerJob => "thread-per-job",
             Variant::ChannelFloor => "mpsc-floor",
+            Variant::Inline => "inline",
+        }
+    }
+
+    /// The poolbook package a pool stage's variant measures, such as `ch06-graceful-shutdown`;
+    /// `None` for the others.
+    pub fn package(self) -> Option<String> {
+        match self {
+            Variant::Final => Some(variants::final_stage_package()),
+            Variant::Stage6 => Some(variants::stage6_package()),
+            _ => None,
         }
     }
 
     /// What the variant does, in a line.
-    pub fn description(self) -> &'static str {
+    pub fn description(self) -> String {
+        let package = self.package().unwrap_or_default();
         match self {
-            Variant::Pool => "poolbook pool, 2 workers, wait on a counter + condvar",
-            Variant::PoolDrop => "poolbook pool, 2 workers, drop(pool) drains and joins",
-            Variant::Threadpool => "threadpool crate, ThreadPool::new(2) + join()",
-            Variant::ThreadPerJob => "std::thread::spawn per job, then join each",
-            Variant::ChannelFloor => "raw std mpsc of boxed jobs to 1 consumer thread",
+            Variant::Final => format!(
+                "{package}, ThreadPool::new({WORKERS}) (unbounded), execute, \
+                 wait on a counter + condvar"
+            ),
+            Variant::Stage6 => format!(
+                "{package}, ThreadPool::build({WORKERS}), execute, wait on a counter + condvar"
+            ),
+            Variant::Threadpool => format!("threadpool crate, ThreadPool::new({WORKERS}) + join()"),
+            Variant::Rayon => format!(
+                "rayon ThreadPoolBuilder::num_threads({WORKERS}), spawn, \
+                 wait on a counter + condvar"
+            ),
+            Variant::ThreadPerJob => "std::thread::spawn per job, then join each".to_owned(),
+            Variant::ChannelFloor => "raw std mpsc of boxed jobs to 1 consumer thread".to_owned(),
+            Variant::Inline => "each job run on the submitting thread, no hand-off".to_owned(),
         }
     }
 
-    /// Runs `jobs` jobs this way once.
+    /// Runs `jobs` jobs of `workload` this way once.
     ///
     /// # Errors
     ///
-    /// If a thread cannot be created, a thread panicked, or not every job ran (within
-    /// [`WATCHDOG`] where the variant waits on a [`Countdown`]).
-    pub fn run(self, jobs: usize) -> io::Result<Measurement> {
-        let measurement = match self {
-            Variant::Pool => pool(jobs),
-            Variant::PoolDrop => pool_drop(jobs),
-            Variant::Threadpool => Ok(threadpool(jobs)),
-            Variant::ThreadPerJob => thread_per_job(jobs),
-            Variant::ChannelFloor => channel_floor(jobs),
+    /// If a pool or thread cannot be created, a thread panicked, a pool refused a job, or not
+    /// every job ran (within [`WATCHDOG`] where the variant waits on a [`Countdown`]).
+    ///
+    /// # Panics
+    ///
+    /// If [`Variant::Final`]'s pool cannot create its workers (its `ThreadPool::new` panics).
+    pub fn run(self, workload: Workload, jobs: usize) -> io::Result<Measurement> {
+        // One monomorphised copy per workload, so an empty job is a closure that only counts,
+        // with no branch on the workload and no function pointer to call.
+        let measurement = match workload {
+            Workload::Empty => variants::run(self, jobs, || {}),
+            Workload::Small => variants::run(self, jobs, small_job),
         }?;
         measurement.all_ran(self)
     }
@@ -199,118 +283,4 @@ impl fmt::Display for Variant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
-}
-
-fn pool(jobs: usize) -> io::Result<Measurement> {
-    let pool = pool_stage::ThreadPool::build(WORKERS).map_err(io::Error::other)?;
-    let done = Countdown::new(jobs);
-    let start = Instant::now();
-    for _ in 0..jobs {
-        let done = Arc::clone(&done);
-        pool.execute(move || done.job_ran());
-    }
-    let ran = done.wait(WATCHDOG);
-    let elapsed = start.elapsed();
-    drop(pool);
-    Ok(Measurement { jobs, ran, elapsed })
-}
-
-fn pool_drop(jobs: usize) -> io::Result<Measurement> {
-    let pool = pool_stage::ThreadPool::build(WORKERS).map_err(io::Error::other)?;
-    let done = Countdown::new(jobs);
-    let start = Instant::now();
-    for _ in 0..jobs {
-        let done = Arc::clone(&done);
-        pool.execute(move || done.job_ran());
-    }
-    drop(pool);
-    let elapsed = start.elapsed();
-    // No waiting here: a `Drop` that drains the queue leaves nothing to wait for.
-    Ok(Measurement {
-        jobs,
-        ran: done.count(),
-        elapsed,
-    })
-}
-
-fn threadpool(jobs: usize) -> Measurement {
-    let pool = threadpool::ThreadPool::new(WORKERS);
-    let done = Countdown::new(jobs);
-    let start = Instant::now();
-    for _ in 0..jobs {
-        let done = Arc::clone(&done);
-        pool.execute(move || done.job_ran());
-    }
-    pool.join();
-    let elapsed = start.elapsed();
-    Measurement {
-        jobs,
-        ran: done.count(),
-        elapsed,
-    }
-}
-
-fn thread_per_job(jobs: usize) -> io::Result<Measurement> {
-    let done = Countdown::new(jobs);
-    let mut handles = Vec::with_capacity(jobs);
-    let mut spawn_error = None;
-    let start = Instant::now();
-    for _ in 0..jobs {
-        let done = Arc::clone(&done);
-        match thread::Builder::new().spawn(move || done.job_ran()) {
-            Ok(handle) => handles.push(handle),
-            Err(e) => {
-                spawn_error = Some(e);
-                break;
-            }
-        }
-    }
-    let mut panicked = false;
-    for handle in handles {
-        panicked |= handle.join().is_err();
-    }
-    let elapsed = start.elapsed();
-    if let Some(e) = spawn_error {
-        return Err(io::Error::new(
-            e.kind(),
-            format!("thread-per-job: cannot create a thread: {e}"),
-        ));
-    }
-    if panicked {
-        return Err(io::Error::other("thread-per-job: a job's thread panicked"));
-    }
-    Ok(Measurement {
-        jobs,
-        ran: done.count(),
-        elapsed,
-    })
-}
-
-/// A job as the floor's channel carries it: boxed, like a pool's.
-type Job = Box<dyn FnOnce() + Send + 'static>;
-
-fn channel_floor(jobs: usize) -> io::Result<Measurement> {
-    let (sender, receiver) = mpsc::channel::<Job>();
-    let consumer = thread::Builder::new()
-        .name("floor-consumer".to_owned())
-        .spawn(move || {
-            for job in receiver {
-                job();
-            }
-        })?;
-    let done = Countdown::new(jobs);
-    let start = Instant::now();
-    for _ in 0..jobs {
-        let done = Arc::clone(&done);
-        if sender.send(Box::new(move || done.job_ran())).is_err() {
-            break; // The consumer is gone (it panicked); the count says how many ran.
-        }
-    }
-    let ran = done.wait(WATCHDOG);
-    let elapsed = start.elapsed();
-    drop(sender);
-    if consumer.join().is_err() {
-        return Err(io::Error::other("mpsc-floor: the consumer thread panicked"));
-    }
-    Ok(Measurement { jobs, ran, elapsed })
 }

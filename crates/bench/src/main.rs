@@ -1,13 +1,15 @@
 //! `cargo run --release -p poolbook-bench -- [--jobs N] [--rounds R] [--json]`: what poolbook's
-//! pool costs per empty job, next to the threadpool crate, a thread per job and a raw channel.
+//! final pool stage costs per job, empty and small, next to stage 6, the threadpool crate, rayon,
+//! a thread per job and a raw channel.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use poolbook_bench::report::{self, Config};
 
-/// Submits N empty jobs to each variant and waits until all have run, in interleaved rounds;
-/// prints each variant's median ns/job and its ratio to poolbook's pool and to a raw channel.
+/// Submits N empty jobs, and N small ones, to each variant and waits until all have run, in
+/// interleaved rounds; prints each variant's median ns/job, its ratios to poolbook's final pool
+/// stage and to a raw channel, and whether the final stage meets its targets.
 #[derive(Debug, Parser)]
 #[command(name = "poolbook-bench")]
 struct Args {
@@ -17,7 +19,7 @@ struct Args {
     /// Jobs (threads) per round for thread-per-job (at most 10,000).
     #[arg(long, default_value_t = report::DEFAULT_THREAD_JOBS, value_parser = bounded::<{ report::MAX_THREAD_JOBS }>)]
     thread_jobs: usize,
-    /// Measured rounds; each runs every variant once (at most 51).
+    /// Measured rounds; each runs every variant once on each workload (at most 51).
     #[arg(long, default_value_t = report::DEFAULT_ROUNDS, value_parser = bounded::<{ report::MAX_ROUNDS }>)]
     rounds: usize,
     /// Rounds run first and thrown away (at most 5; 0 for none).

@@ -6,7 +6,7 @@ use std::thread;
 
 use serde_json::{Value, json};
 
-use crate::{POOL_STAGE, Variant, WORKERS};
+use crate::{SMALL_JOB_STEPS, Variant, WORKERS, Workload};
 
 /// Jobs per round for every variant but [`Variant::ThreadPerJob`], by default.
 pub const DEFAULT_JOBS: usize = 100_000;
@@ -86,11 +86,13 @@ impl Machine {
     }
 }
 
-/// One variant's rounds.
+/// One variant's rounds on one workload.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Summary {
     /// Which variant.
     pub variant: Variant,
+    /// Which workload.
+    pub workload: Workload,
     /// Jobs it ran per round.
     pub jobs: usize,
     /// Nanoseconds per job, one per measured round, in round order.
@@ -129,6 +131,43 @@ pub fn median(samples: &[f64]) -> f64 {
     }
 }
 
+/// The ratios the report shows for each workload, as (numerator, denominator) of medians: every
+/// alternative against the final stage, and the final stage against the floor.
+pub const RATIOS: [(Variant, Variant); 5] = [
+    (Variant::Threadpool, Variant::Final),
+    (Variant::Rayon, Variant::Final),
+    (Variant::Stage6, Variant::Final),
+    (Variant::ThreadPerJob, Variant::Final),
+    (Variant::Final, Variant::ChannelFloor),
+];
+
+/// A goal set for the final stage: `variant`'s cost per job is at least `at_least` times the
+/// final stage's, on each workload. Reported as information; a run never fails on it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Target {
+    /// The goal, as the report prints it.
+    pub goal: &'static str,
+    /// The variant the final stage is compared with.
+    pub variant: Variant,
+    /// The least `variant ÷ final` that meets the goal.
+    pub at_least: f64,
+}
+
+/// The goals of the issue the benchmark answers: no dearer per job than the `threadpool` crate,
+/// and at least 100 times cheaper than a thread per job.
+pub const TARGETS: [Target; 2] = [
+    Target {
+        goal: "final ≤ threadpool per job",
+        variant: Variant::Threadpool,
+        at_least: 1.0,
+    },
+    Target {
+        goal: "thread-per-job ≥ 100× final",
+        variant: Variant::ThreadPerJob,
+        at_least: 100.0,
+    },
+];
+
 /// Everything one run of the benchmark found.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Report {
@@ -136,35 +175,41 @@ pub struct Report {
     pub machine: Machine,
     /// What it ran.
     pub config: Config,
-    /// One per variant, in [`Variant::all`] order.
+    /// One per variant and workload: [`Workload::all`] order, and [`Variant::all`] order within
+    /// a workload.
     pub summaries: Vec<Summary>,
 }
 
-/// Runs every variant of [`Variant::all`] once per round, the warm-up rounds first.
+/// Runs every variant of [`Variant::all`] on every workload of [`Workload::all`] once per round,
+/// the warm-up rounds first.
 ///
-/// Rounds are interleaved rather than one variant's rounds after another's, so that a slow
-/// stretch of the machine (another process, frequency scaling) falls on all variants alike. The
-/// order changes from round to round ([`round_order`]), so no variant always runs first or always
-/// right after thread-per-job, whose thousands of exiting threads leave the kernel work to do.
+/// Rounds are interleaved rather than one variant's rounds after another's, and both workloads
+/// share every round, so that a slow stretch of the machine (another process, frequency scaling)
+/// falls on all of them alike. The order changes from round to round ([`round_order`]), so no
+/// variant always runs first or always right after thread-per-job, whose thousands of exiting
+/// threads leave the kernel work to do.
 ///
 /// # Errors
 ///
-/// The first error of [`Variant::run`]: a thread that could not be created, a thread that
-/// panicked, a job that did not run.
+/// The first error of [`Variant::run`]: a pool or thread that could not be created, a thread that
+/// panicked, a job that was refused or did not run.
 pub fn measure(config: &Config) -> io::Result<Report> {
-    let variants = Variant::all();
-    let mut summaries: Vec<Summary> = variants
-        .iter()
-        .map(|&variant| Summary {
-            variant,
-            jobs: config.jobs_for(variant),
-            samples: Vec::with_capacity(config.rounds),
+    let mut summaries: Vec<Summary> = Workload::all()
+        .into_iter()
+        .flat_map(|workload| {
+            Variant::all().into_iter().map(move |variant| Summary {
+                variant,
+                workload,
+                jobs: config.jobs_for(variant),
+                samples: Vec::with_capacity(config.rounds),
+            })
         })
         .collect();
+    let cases = summaries.len();
     for round in 0..config.warmup_rounds + config.rounds {
-        for index in round_order(round, variants.len()) {
+        for index in round_order(round, cases) {
             let summary = &mut summaries[index];
-            let measurement = summary.variant.run(summary.jobs)?;
+            let measurement = summary.variant.run(summary.workload, summary.jobs)?;
             if round >= config.warmup_rounds {
                 summary.samples.push(measurement.ns_per_job());
             }
@@ -204,14 +249,23 @@ pub fn round_order(round: usize, n: usize) -> Vec<usize> {
 }
 
 impl Report {
-    /// The summary of `variant`, if it ran.
-    pub fn summary(&self, variant: Variant) -> Option<&Summary> {
-        self.summaries.iter().find(|s| s.variant == variant)
+    /// The summary of `variant` on `workload`, if it ran.
+    pub fn summary(&self, variant: Variant, workload: Workload) -> Option<&Summary> {
+        self.summaries
+            .iter()
+            .find(|s| s.variant == variant && s.workload == workload)
     }
 
-    /// `variant`'s median divided by `against`'s: how many times as costly per job.
-    pub fn ratio(&self, variant: Variant, against: Variant) -> Option<f64> {
-        Some(self.summary(variant)?.median() / self.summary(against)?.median())
+    /// `variant`'s median divided by `against`'s on `workload`: how many times as costly per job.
+    pub fn ratio(&self, variant: Variant, against: Variant, workload: Workload) -> Option<f64> {
+        Some(self.summary(variant, workload)?.median() / self.summary(against, workload)?.median())
+    }
+
+    /// `target`'s ratio on `workload` and whether it meets the target; `None` if a variant it
+    /// compares did not run.
+    pub fn target(&self, target: &Target, workload: Workload) -> Option<(f64, bool)> {
+        let ratio = self.ratio(target.variant, Variant::Final, workload)?;
+        Some((ratio, ratio >= target.at_least))
     }
 
     /// The report as a plain-text table, with the machine facts above it.
@@ -228,11 +282,12 @@ impl Report {
         } else {
             "DEBUG BUILD (numbers mean little; run with --release)"
         };
+        let workloads = Workload::all();
         // Writing to a String cannot fail.
         let _ = writeln!(
             out,
-            "poolbook-bench: submit N empty jobs, wait until all have run; \
-             {} rounds interleaved (after {} warm-up), median per variant",
+            "poolbook-bench: submit N jobs, wait until all have run; {} rounds interleaved \
+             (after {} warm-up) over both workloads, median per variant",
             config.rounds, config.warmup_rounds
         );
         let _ = writeln!(
@@ -242,69 +297,156 @@ impl Report {
         );
         let _ = writeln!(
             out,
-            "pool stage: {POOL_STAGE}, {WORKERS} workers; N = {} ({} for thread-per-job)",
-            config.jobs, config.thread_per_job_jobs
+            "final = {}, stage6 = {}; {WORKERS} workers; N = {} ({} for thread-per-job)",
+            Variant::Final.package().unwrap_or_default(),
+            Variant::Stage6.package().unwrap_or_default(),
+            config.jobs,
+            config.thread_per_job_jobs
         );
-        let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "{:<15} {:>8} {:>10} {:>19} {:>11} {:>8}",
-            "variant", "N", "ns/job", "min–max ns/job", "× poolbook", "× floor"
-        );
-        for summary in &self.summaries {
-            let range = format!("{:.0}–{:.0}", summary.min(), summary.max());
+        for workload in workloads {
+            let _ = writeln!(out, "\n{}", workload.description());
             let _ = writeln!(
                 out,
-                "{:<15} {:>8} {:>10.1} {:>19} {:>11} {:>8}",
-                summary.variant.name(),
-                summary.jobs,
-                summary.median(),
-                range,
-                format_ratio(self.ratio(summary.variant, Variant::Pool)),
-                format_ratio(self.ratio(summary.variant, Variant::ChannelFloor)),
+                "{:<15} {:>8} {:>10} {:>19} {:>8} {:>8}",
+                "variant", "N", "ns/job", "min–max ns/job", "× final", "× floor"
             );
+            for summary in self.summaries.iter().filter(|s| s.workload == workload) {
+                let range = format!("{:.0}–{:.0}", summary.min(), summary.max());
+                let _ = writeln!(
+                    out,
+                    "{:<15} {:>8} {:>10.1} {:>19} {:>8} {:>8}",
+                    summary.variant.name(),
+                    summary.jobs,
+                    summary.median(),
+                    range,
+                    format_ratio(self.ratio(summary.variant, Variant::Final, workload)),
+                    format_ratio(self.ratio(summary.variant, Variant::ChannelFloor, workload)),
+                );
+            }
+        }
+
+        let _ = write!(out, "\n{:<30}", "ratio (median ÷ median)");
+        for workload in workloads {
+            let _ = write!(out, " {:>16}", workload.name());
         }
         let _ = writeln!(out);
-        for summary in &self.summaries {
-            let _ = writeln!(
-                out,
-                "{:<15} {}",
-                summary.variant.name(),
-                summary.variant.description()
-            );
+        for (variant, against) in RATIOS {
+            let _ = write!(out, "{:<30}", ratio_name(variant, against));
+            for workload in workloads {
+                let _ = write!(
+                    out,
+                    " {:>16}",
+                    format_ratio(self.ratio(variant, against, workload))
+                );
+            }
+            let _ = writeln!(out);
+        }
+
+        let _ = write!(out, "\n{:<30}", "target (information only)");
+        for workload in workloads {
+            let _ = write!(out, " {:>16}", workload.name());
+        }
+        let _ = writeln!(out);
+        for target in &TARGETS {
+            let _ = write!(out, "{:<30}", target.goal);
+            for workload in workloads {
+                let verdict = match self.target(target, workload) {
+                    Some((ratio, met)) => {
+                        let met = if met { "met" } else { "NOT met" };
+                        // One more decimal than the ratio table, so that a ratio just under the
+                        // line does not print as the line itself ("NOT met (1.00)").
+                        if ratio >= 100.0 {
+                            format!("{met} ({ratio:.0})")
+                        } else {
+                            format!("{met} ({ratio:.3})")
+                        }
+                    }
+                    None => "-".to_owned(),
+                };
+                let _ = write!(out, " {verdict:>16}");
+            }
+            let _ = writeln!(out);
+        }
+
+        let _ = writeln!(out);
+        for variant in Variant::all() {
+            let _ = writeln!(out, "{:<15} {}", variant.name(), variant.description());
         }
         let _ = writeln!(
             out,
-            "\nCompare ratios within one run: absolute ns/job shift between runs on the same machine."
+            "\nOn small jobs the floor's one consumer runs every job itself, so it is no floor there: \
+             read the pools against inline ({WORKERS} workers sharing the work perfectly would take \
+             1/{WORKERS} of it)."
+        );
+        let _ = writeln!(
+            out,
+            "Compare ratios within one run: absolute ns/job shift between runs on the same \
+             machine, and a ratio near a target's line can fall either side of it from run to run."
         );
         out
     }
 
-    /// The report as JSON, for plotting: machine facts, configuration, and per variant its
-    /// samples, median, range and ratios.
+    /// The report as JSON, for plotting: machine facts, configuration, and per workload each
+    /// variant's samples, median, range and ratios, the report's ratios and the targets.
     pub fn json(&self) -> Value {
         let Report {
             machine, config, ..
         } = self;
-        let variants: Vec<Value> = self
-            .summaries
-            .iter()
-            .map(|summary| {
+        let workloads: Vec<Value> = Workload::all()
+            .into_iter()
+            .map(|workload| {
+                let variants: Vec<Value> = self
+                    .summaries
+                    .iter()
+                    .filter(|s| s.workload == workload)
+                    .map(|summary| {
+                        json!({
+                            "name": summary.variant.name(),
+                            "description": summary.variant.description(),
+                            "jobs_per_round": summary.jobs,
+                            "median_ns_per_job": summary.median(),
+                            "min_ns_per_job": summary.min(),
+                            "max_ns_per_job": summary.max(),
+                            "samples_ns_per_job": summary.samples,
+                            "ratio_vs_final": self.ratio(summary.variant, Variant::Final, workload),
+                            "ratio_vs_floor":
+                                self.ratio(summary.variant, Variant::ChannelFloor, workload),
+                        })
+                    })
+                    .collect();
+                let ratios: serde_json::Map<String, Value> = RATIOS
+                    .into_iter()
+                    .map(|(variant, against)| {
+                        (
+                            format!("{variant}/{against}"),
+                            json!(self.ratio(variant, against, workload)),
+                        )
+                    })
+                    .collect();
+                let targets: Vec<Value> = TARGETS
+                    .iter()
+                    .map(|target| {
+                        let result = self.target(target, workload);
+                        json!({
+                            "goal": target.goal,
+                            "ratio": format!("{}/{}", target.variant, Variant::Final),
+                            "at_least": target.at_least,
+                            "value": result.map(|(ratio, _)| ratio),
+                            "met": result.map(|(_, met)| met),
+                        })
+                    })
+                    .collect();
                 json!({
-                    "name": summary.variant.name(),
-                    "description": summary.variant.description(),
-                    "jobs_per_round": summary.jobs,
-                    "median_ns_per_job": summary.median(),
-                    "min_ns_per_job": summary.min(),
-                    "max_ns_per_job": summary.max(),
-                    "samples_ns_per_job": summary.samples,
-                    "ratio_vs_poolbook": self.ratio(summary.variant, Variant::Pool),
-                    "ratio_vs_floor": self.ratio(summary.variant, Variant::ChannelFloor),
+                    "name": workload.name(),
+                    "description": workload.description(),
+                    "variants": variants,
+                    "ratios": ratios,
+                    "targets": targets,
                 })
             })
             .collect();
         json!({
-            "schema": "poolbook-bench/1",
+            "schema": "poolbook-bench/2",
             "machine": {
                 "cores": machine.cores,
                 "rustc": machine.rustc,
@@ -312,18 +454,25 @@ impl Report {
                 "release": machine.release,
             },
             "config": {
-                "pool_stage": POOL_STAGE,
+                "final_stage": Variant::Final.package(),
+                "stage6": Variant::Stage6.package(),
                 "workers": WORKERS,
                 "jobs": config.jobs,
                 "thread_per_job_jobs": config.thread_per_job_jobs,
                 "rounds": config.rounds,
                 "warmup_rounds": config.warmup_rounds,
+                "small_job_steps": SMALL_JOB_STEPS,
             },
-            "baseline": Variant::Pool.name(),
+            "baseline": Variant::Final.name(),
             "floor": Variant::ChannelFloor.name(),
-            "variants": variants,
+            "workloads": workloads,
         })
     }
+}
+
+/// How the table names a ratio: `threadpool ÷ final`.
+fn ratio_name(variant: Variant, against: Variant) -> String {
+    format!("{variant} ÷ {against}")
 }
 
 fn format_ratio(ratio: Option<f64>) -> String {
