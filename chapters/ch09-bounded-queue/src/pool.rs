@@ -9,7 +9,7 @@ use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::PoisonError;
 
-use poolbook_sync::atomic::{AtomicUsize, Ordering};
+use poolbook_sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use poolbook_sync::{Arc, Condvar, Mutex, MutexGuard, mpsc, thread};
 
 // ANCHOR: job
@@ -100,6 +100,12 @@ pub struct ThreadPool {
 }
 // ANCHOR_END: thread-pool
 
+/// Rounds a worker watches an empty queue before sleeping ([`Queue::watch`]). One under loom:
+/// the models check the path through the watch without exploring every repetition of it.
+const WATCH_ROUNDS: u32 = if cfg!(loom) { 1 } else { 11 };
+/// Of those rounds, how many spin (1, 2, 4 … 64 times) before the rest yield the processor.
+const SPIN_ROUNDS: u32 = 7;
+
 // ANCHOR: queue
 /// The jobs waiting for a worker, shared by the pool and its workers.
 struct Queue {
@@ -110,6 +116,10 @@ struct Queue {
     room: Condvar,
     /// The most jobs that may wait at once.
     capacity: usize,
+    /// Whether there is a job to take or the queue has closed, as of the last change under the
+    /// lock: a hint a worker about to sleep can watch without taking the lock (see
+    /// [`Queue::watch`]). Decisions are still made under the lock.
+    worth_a_look: AtomicBool,
 }
 
 /// Everything the queue's lock protects. `closed` lives here, beside the jobs, so that a worker
@@ -136,6 +146,7 @@ impl Queue {
             job_ready: Condvar::new(),
             room: Condvar::new(),
             capacity,
+            worth_a_look: AtomicBool::new(false),
         }
     }
 
@@ -149,6 +160,7 @@ impl Queue {
     /// Appends a job to a locked queue that has room, and wakes a sleeping worker if any.
     fn push(&self, mut state: MutexGuard<'_, State>, job: Job) {
         state.jobs.push_back(job);
+        self.worth_a_look.store(true, Ordering::Relaxed);
         let wake = state.sleeping_workers > 0;
         // Unlock before notifying, so the woken worker does not wake straight into a held lock.
         drop(state);
@@ -176,6 +188,12 @@ impl Queue {
     /// *and* empty, which tells the worker to exit.
     fn pop(&self) -> Option<Job> {
         let mut state = self.lock();
+        if state.jobs.is_empty() && !state.closed {
+            // Not asleep yet: watch for a job for a moment first, without the lock.
+            drop(state);
+            self.watch();
+            state = self.lock();
+        }
         // `while`, not `if`: waking up does not mean there is a job. Another worker may have
         // taken it between the notification and this thread getting the lock back, and the
         // operating system may wake a waiter for no reason at all (a spurious wake-up). So the
@@ -189,6 +207,9 @@ impl Queue {
             state.sleeping_workers -= 1;
         }
         let job = state.jobs.pop_front();
+        if state.jobs.is_empty() && !state.closed {
+            self.worth_a_look.store(false, Ordering::Relaxed);
+        }
         let wake = job.is_some() && state.blocked_submitters > 0;
         drop(state);
         if wake {
@@ -198,10 +219,36 @@ impl Queue {
     }
     // ANCHOR_END: pop
 
+    // ANCHOR: watch
+    /// Waits a moment for `worth_a_look`, without the lock: a few rounds of spinning, each twice
+    /// as long as the last, then a few of yielding the processor.
+    ///
+    /// A worker that goes to sleep on an empty queue makes the next push pay a system call to
+    /// wake it, and the woken worker then competes with the producer for the lock: for short
+    /// jobs, that costs more than the jobs. When jobs come quickly, the next one is usually a
+    /// moment away, and a worker that watches for it a little takes it without either system
+    /// call. The shape of the wait is the back-off std's own channel uses before it sleeps.
+    fn watch(&self) {
+        for round in 0..WATCH_ROUNDS {
+            if self.worth_a_look.load(Ordering::Relaxed) {
+                return;
+            }
+            if round < SPIN_ROUNDS {
+                for _ in 0..1 << round {
+                    std::hint::spin_loop();
+                }
+            } else {
+                thread::yield_now();
+            }
+        }
+    }
+    // ANCHOR_END: watch
+
     // ANCHOR: close
     /// Closes the queue: no job is accepted after this, and every waiter is woken to find out.
     fn close(&self) {
         self.lock().closed = true;
+        self.worth_a_look.store(true, Ordering::Relaxed);
         // Every sleeping worker must wake, see the queue closed (once it is empty) and exit, and
         // every blocked submitter must wake and get its job back: `notify_all`, on both.
         self.job_ready.notify_all();
