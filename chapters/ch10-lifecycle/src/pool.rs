@@ -303,6 +303,7 @@ impl Queue {
     }
     // ANCHOR_END: next
 
+    // ANCHOR: close
     /// Closes the queue: no job is accepted after this, and every waiter is woken to find out.
     /// Returns the jobs still queued if `take_queued`, counted as cancelled.
     fn close(&self, take_queued: bool) -> Vec<Job> {
@@ -322,7 +323,9 @@ impl Queue {
         self.room.notify_all();
         taken
     }
+    // ANCHOR_END: close
 
+    // ANCHOR: wait-until
     /// Waits until `done` says the state is settled, or `deadline` passes (never, if `None`).
     /// Returns the state, and whether it is settled.
     fn wait_until(
@@ -354,6 +357,7 @@ impl Queue {
         }
         (state, true)
     }
+    // ANCHOR_END: wait-until
 }
 
 // ANCHOR: job-panic
@@ -531,6 +535,7 @@ impl Builder {
         self
     }
 
+    // ANCHOR: build
     /// Starts the pool's threads.
     ///
     /// # Errors
@@ -574,6 +579,7 @@ impl Builder {
         }
         Ok(pool)
     }
+    // ANCHOR_END: build
 }
 
 impl Default for Builder {
@@ -886,6 +892,7 @@ pub struct JobHandle<T> {
     receiver: mpsc::Receiver<std::thread::Result<T>>,
 }
 
+// ANCHOR: join-error
 impl<T> JobHandle<T> {
     /// Waits for the job to finish and returns its value.
     ///
@@ -909,6 +916,7 @@ pub enum JoinError {
     /// The job never ran: [`ThreadPool::shutdown_now`] handed it back, and it was dropped.
     Cancelled,
 }
+// ANCHOR_END: join-error
 
 impl JoinError {
     /// The panic's message, when the job panicked with a string payload (as `panic!` makes it).

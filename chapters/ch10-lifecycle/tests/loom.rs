@@ -263,6 +263,7 @@ fn assert_adds_up(metrics: Metrics) {
 }
 
 // ANCHOR: join-model
+// ANCHOR: wait-idle-model
 /// One worker, two jobs, and two threads in `join`: each returns only after both jobs have
 /// finished, in every interleaving; a snapshot taken meanwhile adds up.
 #[test]
@@ -297,6 +298,7 @@ fn join_waits_for_every_job_in_every_joiner() {
         );
     });
 }
+// ANCHOR_END: wait-idle-model
 // ANCHOR_END: join-model
 
 // ANCHOR: shutdown-now-model
