@@ -10,6 +10,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::PoisonError;
 use std::time::{Duration, Instant};
 
+use poolbook_sync::atomic::{AtomicBool, Ordering};
 use poolbook_sync::{Arc, Condvar, Mutex, MutexGuard, mpsc, thread};
 
 // ANCHOR: job
@@ -129,6 +130,12 @@ pub struct ThreadPool {
 }
 // ANCHOR_END: thread-pool
 
+/// Rounds a worker watches an empty queue before sleeping ([`Queue::watch`]). One under loom:
+/// the models check the path through the watch without exploring every repetition of it.
+const WATCH_ROUNDS: u32 = if cfg!(loom) { 1 } else { 11 };
+/// Of those rounds, how many spin (1, 2, 4 … 64 times) before the rest yield the processor.
+const SPIN_ROUNDS: u32 = 7;
+
 // ANCHOR: queue
 /// The jobs waiting for a worker and the pool's counters, shared by the pool and its workers.
 struct Queue {
@@ -141,6 +148,9 @@ struct Queue {
     settled: Condvar,
     /// The most jobs that may wait at once.
     capacity: usize,
+    /// Whether there is a job to take or the queue has closed, as of the last change under the
+    /// lock: a hint a worker about to sleep watches without the lock (see [`Queue::watch`]).
+    worth_a_look: AtomicBool,
 }
 
 /// Everything the queue's lock protects. Every counter changes in the same critical section as
@@ -216,6 +226,7 @@ impl Queue {
             room: Condvar::new(),
             settled: Condvar::new(),
             capacity,
+            worth_a_look: AtomicBool::new(false),
         }
     }
 
@@ -229,6 +240,7 @@ impl Queue {
     fn push(&self, mut state: MutexGuard<'_, State>, job: Job) {
         state.jobs.push_back(job);
         state.accepted += 1;
+        self.worth_a_look.store(true, Ordering::Relaxed);
         let wake = state.sleeping_workers > 0;
         drop(state);
         // `notify_one` is a system call even when nobody waits, so it is only made when the
@@ -270,13 +282,19 @@ impl Queue {
         if let Some(finished) = finished {
             state.count_finished(finished);
             state.busy_workers -= 1;
-        }
-        // `while`, not `if`: waking up does not mean there is a job (see stage 9).
-        while state.jobs.is_empty() && !state.closed {
             if state.is_idle() && state.watchers > 0 {
                 // This worker's job was the last one pending: `join` may return now.
                 self.settled.notify_all();
             }
+        }
+        if state.jobs.is_empty() && !state.closed {
+            // Not asleep yet: watch for a job for a moment first, without the lock (stage 9).
+            drop(state);
+            self.watch();
+            state = self.lock();
+        }
+        // `while`, not `if`: waking up does not mean there is a job (see stage 9).
+        while state.jobs.is_empty() && !state.closed {
             state.sleeping_workers += 1;
             state = self
                 .job_ready
@@ -285,6 +303,9 @@ impl Queue {
             state.sleeping_workers -= 1;
         }
         let job = state.jobs.pop_front();
+        if state.jobs.is_empty() && !state.closed {
+            self.worth_a_look.store(false, Ordering::Relaxed);
+        }
         match job {
             // Taken from the queue and counted busy in the same critical section.
             Some(_) => state.busy_workers += 1,
@@ -303,12 +324,30 @@ impl Queue {
     }
     // ANCHOR_END: next
 
+    /// Waits a moment for `worth_a_look`, without the lock: a few rounds of spinning, each twice
+    /// as long as the last, then a few of yielding the processor (see stage 9).
+    fn watch(&self) {
+        for round in 0..WATCH_ROUNDS {
+            if self.worth_a_look.load(Ordering::Relaxed) {
+                return;
+            }
+            if round < SPIN_ROUNDS {
+                for _ in 0..1 << round {
+                    std::hint::spin_loop();
+                }
+            } else {
+                thread::yield_now();
+            }
+        }
+    }
+
     // ANCHOR: close
     /// Closes the queue: no job is accepted after this, and every waiter is woken to find out.
     /// Returns the jobs still queued if `take_queued`, counted as cancelled.
     fn close(&self, take_queued: bool) -> Vec<Job> {
         let mut state = self.lock();
         state.closed = true;
+        self.worth_a_look.store(true, Ordering::Relaxed);
         let taken: Vec<Job> = if take_queued {
             state.jobs.drain(..).collect()
         } else {
