@@ -168,14 +168,27 @@ impl Gate {
     }
 
     /// Called by a handler: arrives, waits until the gate is open, leaves.
+    ///
+    /// Waits at most [`WATCHDOG`]: a test that fails before it opens the gate must not leave a
+    /// handler held for ever, or the server's shutdown, which waits for that handler, would hang
+    /// the test instead of letting it report its failure.
     pub fn pass(&self) {
+        let deadline = Instant::now() + WATCHDOG;
         let mut state = self.lock();
         state.arrived += 1;
         state.inside += 1;
         state.most_inside = state.most_inside.max(state.inside);
         self.changed.notify_all();
         while !state.open {
-            state = self.changed.wait(state).unwrap_or_else(|p| p.into_inner());
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
         state.inside -= 1;
     }
