@@ -1,7 +1,9 @@
-//! `poolbook`: builds the workbook's book and serves it with the reader's own server.
+//! `poolbook`: builds the workbook's book and serves it with the reader's own server, and runs the
+//! chapter exercises.
 //!
 //! `cargo run --release` at the top of the workspace builds `book/` and serves it on
-//! <http://127.0.0.1:7878/> until Ctrl-C. See `poolbook --help` for the options.
+//! <http://127.0.0.1:7878/> until Ctrl-C; `cargo run -- exercises` lists the exercises, and
+//! `start`, `check`, `hint` and `solution` work on one. See `poolbook --help`.
 
 use std::error::Error;
 use std::io::{self, Write};
@@ -9,15 +11,20 @@ use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
 use clap::{Args, Parser, Subcommand};
 use poolbook::book::{self, Diagnostic};
+use poolbook::check::{Checker, ProgressLine};
+use poolbook::exercise::{self, Checked, Hint, Workbook};
 use poolbook::serve::Server;
 use poolbook_http::signals::stop_on_signals;
 
 /// The port the book is served on unless `--port` says otherwise.
 const DEFAULT_PORT: u16 = 7878;
 
-/// Builds the poolbook workbook and serves it on 127.0.0.1.
+/// Builds the poolbook workbook and serves it on 127.0.0.1, and runs its exercises.
 ///
 /// Without a command, runs `serve`: `poolbook --port 0` is `poolbook serve --port 0`.
 #[derive(Debug, Parser)]
@@ -29,13 +36,42 @@ struct Cli {
     command: Option<Command>,
     #[command(flatten)]
     serve: ServeArgs,
+    /// The workbook to use instead of the one this runner was built in (for tests).
+    #[arg(long, value_name = "DIR", global = true, hide = true)]
+    workbook: Option<PathBuf>,
 }
 
-/// The runner's commands. More will come with the exercises; each gets a variant here.
+/// The runner's commands; each is a variant here and a function below.
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Build the book and serve it until Ctrl-C.
     Serve(ServeArgs),
+    /// List the exercises, with their status.
+    #[command(visible_alias = "list")]
+    Exercises,
+    /// Start exercise N: make your working copy (stage N-1's code, stage N's tests).
+    Start {
+        /// The exercise's number (its chapter's).
+        number: u32,
+        /// Start over: move an existing copy aside (to exercises/chNN-….old-1) first.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Build and test your copy of exercise N: tests, properties, then loom models.
+    Check {
+        /// The exercise's number.
+        number: u32,
+    },
+    /// Show the next hint for exercise N.
+    Hint {
+        /// The exercise's number.
+        number: u32,
+    },
+    /// Show the book's solution to exercise N, as a diff from your copy.
+    Solution {
+        /// The exercise's number.
+        number: u32,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -57,12 +93,23 @@ struct ServeArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let workbook = cli
+        .workbook
+        .clone()
+        .map_or_else(Workbook::default_root, Workbook::new);
     let result = match &cli.command {
         Some(Command::Serve(args)) => serve(args),
         None => serve(&cli.serve),
+        Some(Command::Exercises) => list(&workbook),
+        Some(Command::Start { number, force }) => start(&workbook, *number, *force),
+        Some(Command::Check { number }) => check(&workbook, *number),
+        Some(Command::Hint { number }) => hint(&workbook, *number),
+        Some(Command::Solution { number }) => solution(&workbook, *number),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The summary has said why.
+        Err(error) if error.is::<NotYet>() => ExitCode::FAILURE,
         Err(error) => {
             report(&*error);
             ExitCode::FAILURE
@@ -96,6 +143,178 @@ fn serve(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
         .run()
         .map_err(|e| format!("cannot start the server's thread pool: {e}"))?;
     say("Stopped.");
+    Ok(())
+}
+
+/// `poolbook exercises`: one line per exercise.
+fn list(workbook: &Workbook) -> Result<(), Box<dyn Error>> {
+    let listed = exercise::list(workbook)?;
+    let mut stdout = io::stdout().lock();
+    for item in &listed {
+        let title = match &item.title {
+            Ok(title) => title.clone(),
+            Err(problem) => format!("(no title: {problem})"),
+        };
+        writeln!(stdout, "{:>2}  {:<12} {title}", item.number, item.status)?;
+    }
+    writeln!(
+        stdout,
+        "\nStart one with `cargo run -- start N`; check it with `cargo run -- check N`."
+    )?;
+    Ok(())
+}
+
+/// `poolbook start N`: make the copy, then say what to do.
+fn start(workbook: &Workbook, number: u32, force: bool) -> Result<(), Box<dyn Error>> {
+    let started = exercise::start(workbook, number, force)?;
+    let copy = workbook.show(&started.copy);
+    let mut stdout = io::stdout().lock();
+    if let Some(aside) = &started.moved_aside {
+        writeln!(
+            stdout,
+            "Moved your earlier copy to {}.",
+            workbook.show(aside).display()
+        )?;
+    }
+    writeln!(
+        stdout,
+        "Exercise {number}: {}\n\nYour copy is {}: the code of chapter {} (chapters/{}), with \
+         the tests of chapter {number}.\n",
+        started.task.title,
+        copy.display(),
+        number - 1,
+        started.exercise.previous().name(),
+    )?;
+    writeln!(stdout, "{}", started.task.text.trim_end())?;
+    writeln!(
+        stdout,
+        "\nEdit the files under {}/src, then check your work with:\n\n    cargo run -- check \
+         {number}\n\nStuck? `cargo run -- hint {number}` shows one hint at a time.",
+        copy.display()
+    )?;
+    Ok(())
+}
+
+/// `poolbook check N`: build and test the copy, record the result, and summarise it.
+fn check(workbook: &Workbook, number: u32) -> Result<(), Box<dyn Error>> {
+    let exercise = workbook.exercise(number)?;
+    let copy = workbook.copy_dir(&exercise);
+    if !copy.is_dir() {
+        return Err(exercise::Error::NotStarted {
+            number,
+            copy: workbook.show(&copy),
+        }
+        .into());
+    }
+    // Read before the long check, so a broken progress file is reported before, not after it.
+    let mut progress = workbook.progress()?;
+    // Ctrl-C stops the check and everything it started (the tests run in a process group of
+    // their own, which the terminal's Ctrl-C does not reach).
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for signal in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(signal, Arc::clone(&interrupted))
+            .map_err(|e| format!("cannot install the Ctrl-C handler: {e}"))?;
+    }
+    let checker =
+        Checker::new(workbook.target_dir(), workbook.loom_target_dir()).interrupt_on(interrupted);
+    eprintln!(
+        "Checking exercise {number} in {}",
+        workbook.show(&copy).display()
+    );
+    let outcome = checker.check(&copy, exercise.has_loom_models(), &mut ProgressLine::new())?;
+    progress.record_mut(&exercise).checked = Some(if outcome.passed() {
+        Checked::Passing
+    } else {
+        Checked::Failing
+    });
+    progress.save(&workbook.progress_path())?;
+    let next = workbook.exercise(number + 1).ok().map(|next| next.number());
+    print!("{}", outcome.summary(number, &workbook.show(&copy), next));
+    if outcome.passed() {
+        Ok(())
+    } else {
+        Err(NotYet.into())
+    }
+}
+
+/// `check` found the exercise unfinished: the summary said it all, but the exit status must say
+/// it too, for scripts.
+#[derive(Debug)]
+struct NotYet;
+
+impl std::fmt::Display for NotYet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not passing yet")
+    }
+}
+
+impl Error for NotYet {}
+
+/// `poolbook hint N`: the next hint.
+fn hint(workbook: &Workbook, number: u32) -> Result<(), Box<dyn Error>> {
+    let (exercise, task, hint) = exercise::hint(workbook, number)?;
+    let mut stdout = io::stdout().lock();
+    match hint {
+        Hint::Next {
+            number: n,
+            of,
+            text,
+        } => {
+            writeln!(
+                stdout,
+                "Exercise {number}: {} (hint {n} of {of})\n\n{}",
+                task.title,
+                text.trim_end()
+            )?;
+            if n < of {
+                writeln!(stdout, "\nAnother: `cargo run -- hint {number}`.")?;
+            } else {
+                writeln!(
+                    stdout,
+                    "\nThat was the last hint. The solution: `cargo run -- solution {number}`."
+                )?;
+            }
+        }
+        Hint::NoMore { count } => writeln!(
+            stdout,
+            "Exercise {number}: {}\n\nNo more hints: you have seen all {count}. The solution, \
+             as a diff from your code: `cargo run -- solution {number}`.",
+            task.title
+        )?,
+    }
+    if !workbook.copy_dir(&exercise).exists() {
+        writeln!(
+            stdout,
+            "\n(You have not started this exercise yet: `cargo run -- start {number}`.)"
+        )?;
+    }
+    Ok(())
+}
+
+/// `poolbook solution N`: the diff to the reference stage.
+fn solution(workbook: &Workbook, number: u32) -> Result<(), Box<dyn Error>> {
+    let solution = exercise::solution(workbook, number)?;
+    let reference = format!("chapters/{}/src", solution.exercise.stage().name());
+    let from = match &solution.from_copy {
+        Some(copy) => format!("your copy, {}/src", workbook.show(copy).display()),
+        None => format!(
+            "the code exercise {number} starts from (chapters/{}/src; you have no copy yet)",
+            solution.exercise.previous().name()
+        ),
+    };
+    let mut stdout = io::stdout().lock();
+    if solution.diff.is_empty() {
+        writeln!(
+            stdout,
+            "No difference between {from} and the book's solution, {reference}."
+        )?;
+    } else {
+        writeln!(
+            stdout,
+            "The book's solution to exercise {number}: what changes from {from} to {reference}.\n"
+        )?;
+        write!(stdout, "{}", solution.diff)?;
+    }
     Ok(())
 }
 

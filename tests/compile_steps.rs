@@ -20,17 +20,19 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs;
-use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use poolbook::scratch::{
+    Standalone, Tests, cargo_command, check_lock_subset, copy_file, copy_tree, standalone_manifest,
+};
 use toml::{Table, Value};
 
 use support::{
-    Standalone, Tests, cargo_command, check_lock_subset, check_snapshot_header, copy_file,
-    copy_tree, display, file_name, sorted_entries, standalone_manifest, workspace_root,
+    Item, check_all, compare_snapshot, display, file_name, root_manifest, sorted_entries,
+    workspace_root,
 };
 
 /// How a step's copy of its stage is made standalone: library and binaries only.
@@ -70,9 +72,13 @@ struct Step {
     dir: PathBuf,
 }
 
-impl Step {
+impl Item for Step {
     fn id(&self) -> String {
-        format!("{}/{}", self.stage, self.name)
+        format!("chapters/{}/steps/{}", self.stage, self.name)
+    }
+
+    fn dir(&self) -> &Path {
+        &self.dir
     }
 }
 
@@ -407,19 +413,13 @@ fn check_step(
 
     let replacements = path_replacements(&scratch, target_dir, root, &step.stage);
     let text = normalize(&spec.command, &output.stderr, &package, &replacements);
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(&step.dir);
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    let snapshot = panic::catch_unwind(AssertUnwindSafe(|| {
-        settings.bind(|| insta::assert_snapshot!(SNAPSHOT_NAME, text));
-    }));
-    if snapshot.is_err() {
-        problems.push(format!(
-            "output.snap is missing or differs from the output (insta's diff is above; to accept \
-             the new output: INSTA_UPDATE=always cargo test --test compile_steps). The \
-             normalized output:\n{text}"
-        ));
+    if let Err(problem) = compare_snapshot!(
+        &step.dir,
+        SNAPSHOT_NAME,
+        text,
+        "INSTA_UPDATE=always cargo test --test compile_steps"
+    ) {
+        problems.push(problem);
     }
 
     if problems.is_empty() {
@@ -432,54 +432,16 @@ fn check_step(
 #[test]
 fn compile_fail_steps_fail_as_declared_and_match_their_snapshots() {
     let root = workspace_root();
-    let root_manifest: Table = fs::read_to_string(root.join("Cargo.toml"))
-        .expect("reading the workspace's Cargo.toml")
-        .parse()
-        .expect("the workspace's Cargo.toml parses");
+    let root_manifest = root_manifest(&root);
     let target_dir = root.join("target").join("compile-steps-target");
-
     let mut problems = Vec::new();
     let steps = discover_steps(&root, &mut problems);
-    assert!(
-        !steps.is_empty(),
-        "found no compile-fail steps under chapters/*/steps/"
-    );
-
-    let started = Instant::now();
-    let mut failed: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for step in &steps {
-        if let Err(step_problems) = check_step(&root, &root_manifest, &target_dir, step) {
-            failed.insert(step.id(), step_problems);
-        }
-    }
-    eprintln!("{} steps took {:.1?}", steps.len(), started.elapsed());
-
-    // Checked after the runs, which may have just written the snapshots.
-    for step in &steps {
-        let path = step.dir.join(format!("{SNAPSHOT_NAME}.snap"));
-        if let Ok(text) = fs::read_to_string(&path)
-            && let Err(problem) = check_snapshot_header(&text)
-        {
-            failed
-                .entry(step.id())
-                .or_default()
-                .push(format!("output.snap: {problem}"));
-        }
-    }
-
-    for (id, step_problems) in failed {
-        for problem in step_problems {
-            problems.push(format!(
-                "chapters/{}: {problem}",
-                id.replacen('/', "/steps/", 1)
-            ));
-        }
-    }
-    assert!(
-        problems.is_empty(),
-        "{} problem(s) with the compile-fail steps:\n\n{}",
-        problems.len(),
-        problems.join("\n\n")
+    check_all(
+        "compile-fail steps (chapters/*/steps/)",
+        problems,
+        &steps,
+        SNAPSHOT_NAME,
+        |step| check_step(&root, &root_manifest, &target_dir, step),
     );
 }
 
@@ -526,78 +488,10 @@ mod unit {
     }
 
     #[test]
-    fn standalone_manifest_resolves_workspace_inheritance() {
-        let root: Table = r#"
-            [workspace]
-            resolver = "3"
-            [workspace.package]
-            version = "0.1.0"
-            edition = "2024"
-            [workspace.dependencies]
-            http = { path = "crates/http" }
-            [workspace.lints.rust]
-            missing_docs = "warn"
-        "#
-        .parse()
-        .unwrap();
-        let member = r#"
-            [package]
-            name = "stage"
-            version.workspace = true
-            edition.workspace = true
-            [dependencies]
-            http = { workspace = true, features = ["x"] }
-            local = { path = "../local" }
-            [dev-dependencies]
-            testkit.workspace = true
-            [lints]
-            workspace = true
-        "#;
-        let text = standalone_manifest(
-            member,
-            Path::new("/w/chapters/stage"),
-            &root,
-            Path::new("/w"),
-            &STANDALONE,
-        )
-        .unwrap();
-        let manifest: Table = text.parse().unwrap();
-        let expected: Table = r#"
-            [package]
-            name = "stage"
-            version = "0.1.0"
-            edition = "2024"
-            [dependencies]
-            http = { path = "/w/crates/http", features = ["x"] }
-            local = { path = "/w/chapters/stage/../local" }
-            [lints.rust]
-            missing_docs = "warn"
-            [workspace]
-            resolver = "3"
-        "#
-        .parse()
-        .unwrap();
-        assert_eq!(manifest, expected);
-    }
-
-    #[test]
     fn snapshot_header_must_be_three_lines() {
+        use support::check_snapshot_header;
         assert!(check_snapshot_header("---\nsource: tests/x.rs\n---\n$ cargo check\n").is_ok());
         let with_expression = "---\nsource: tests/x.rs\nexpression: text\n---\n$ cargo check\n";
         assert!(check_snapshot_header(with_expression).is_err());
-    }
-
-    #[test]
-    fn lock_subset_spots_versions_the_workspace_does_not_lock() {
-        let entry = |version: &str| {
-            format!(
-                "[[package]]\nname = \"clap\"\nversion = \"{version}\"\n\
-                 source = \"registry+x\"\nchecksum = \"c\"\n"
-            )
-        };
-        let local = "[[package]]\nname = \"stage\"\nversion = \"0.1.0\"\n";
-        let workspace = entry("4.6.7");
-        assert!(check_lock_subset(&format!("{workspace}{local}"), &workspace).is_ok());
-        assert!(check_lock_subset(&entry("4.6.8"), &workspace).is_err());
     }
 }

@@ -47,18 +47,21 @@
 
 mod support;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs;
-use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use poolbook::scratch::{
+    Standalone, Tests, cargo_command, check_lock_subset, copy_file, copy_tree, standalone_manifest,
+    sync_tree,
+};
 use toml::{Table, Value};
 
 use support::{
-    Standalone, Tests, cargo_command, check_lock_subset, check_snapshot_header, copy_file,
-    copy_tree, display, file_name, sorted_entries, standalone_manifest, workspace_root,
+    Item, check_all, compare_snapshot, display, file_name, root_manifest, sorted_entries,
+    workspace_root,
 };
 
 /// The keys a `bug.toml` may have (`message` only with `caught_as = "panic"`).
@@ -77,7 +80,7 @@ const STANDALONE: Standalone<'static> = Standalone {
 /// What loom prints, as a panic message, when every thread is blocked.
 const DEADLOCK: &str = "deadlock; threads = [";
 /// Environment variables that change how the model runs or what it prints, beyond those
-/// `support::cargo_command` removes: loom's own knobs (any `LOOM_*`, removed separately) are set
+/// `poolbook::scratch::cargo_command` removes: loom's own knobs (any `LOOM_*`, removed separately) are set
 /// by this test alone, and libtest's and std's must not capture differently, run more threads or
 /// print backtraces.
 const UNSET_RUN_ENV: [&str; 5] = [
@@ -98,9 +101,13 @@ struct Bug {
     dir: PathBuf,
 }
 
-impl Bug {
+impl Item for Bug {
     fn id(&self) -> String {
         format!("{}/bugs/{}", self.krate, self.name)
+    }
+
+    fn dir(&self) -> &Path {
+        &self.dir
     }
 }
 
@@ -298,41 +305,6 @@ fn apply_patch(patch: &Path, dir: &Path) -> Result<(), String> {
             String::from_utf8_lossy(&output.stderr).trim_end()
         ))
     }
-}
-
-/// Makes `to` hold exactly the files of `from`, rewriting only those whose content differs, so
-/// that Cargo does not rebuild what has not changed.
-fn sync_tree(from: &Path, to: &Path) -> Result<(), String> {
-    fn files(base: &Path, dir: &Path, out: &mut BTreeSet<PathBuf>) {
-        if !dir.is_dir() {
-            return;
-        }
-        for path in sorted_entries(dir) {
-            if path.is_dir() {
-                files(base, &path, out);
-            } else {
-                out.insert(
-                    path.strip_prefix(base)
-                        .expect("walked from base")
-                        .to_owned(),
-                );
-            }
-        }
-    }
-    let (mut wanted, mut present) = (BTreeSet::new(), BTreeSet::new());
-    files(from, from, &mut wanted);
-    files(to, to, &mut present);
-    for rel in &wanted {
-        let new =
-            fs::read(from.join(rel)).map_err(|e| format!("reading {}: {e}", rel.display()))?;
-        if fs::read(to.join(rel)).ok().as_ref() != Some(&new) {
-            copy_file(&from.join(rel), &to.join(rel))?;
-        }
-    }
-    for rel in present.difference(&wanted) {
-        fs::remove_file(to.join(rel)).map_err(|e| format!("removing {}: {e}", rel.display()))?;
-    }
-    Ok(())
 }
 
 /// Brings `target/loom-zoo-crates/<crate>/<bug>/` up to date: the crate with the bug's patch
@@ -755,19 +727,13 @@ fn check_bug(
         Caught::Deadlock => None,
     };
     let text = normalize_report(&spec.model, message, &output, &paths).map_err(one)?;
-    let mut settings = insta::Settings::clone_current();
-    settings.set_snapshot_path(&bug.dir);
-    settings.set_prepend_module_to_snapshot(false);
-    settings.set_omit_expression(true);
-    let snapshot = panic::catch_unwind(AssertUnwindSafe(|| {
-        settings.bind(|| insta::assert_snapshot!(SNAPSHOT_NAME, text));
-    }));
-    if snapshot.is_err() {
-        problems.push(format!(
-            "report.snap is missing or differs from loom's report (insta's diff is above; to \
-             accept the new report: INSTA_UPDATE=always cargo test --test loom_zoo). The \
-             normalized report:\n{text}"
-        ));
+    if let Err(problem) = compare_snapshot!(
+        &bug.dir,
+        SNAPSHOT_NAME,
+        text,
+        "INSTA_UPDATE=always cargo test --test loom_zoo"
+    ) {
+        problems.push(problem);
     }
 
     if problems.is_empty() {
@@ -780,51 +746,16 @@ fn check_bug(
 #[test]
 fn every_bug_in_the_zoo_is_caught_by_loom_as_declared() {
     let root = workspace_root();
-    let root_manifest: Table = fs::read_to_string(root.join("Cargo.toml"))
-        .expect("reading the workspace's Cargo.toml")
-        .parse()
-        .expect("the workspace's Cargo.toml parses");
+    let root_manifest = root_manifest(&root);
     let target_dir = root.join("target").join("loom");
-
     let mut problems = Vec::new();
     let bugs = discover_bugs(&root, &mut problems);
-    assert!(
-        !bugs.is_empty(),
-        "found no bugs under chapters/*/bugs/ or crates/*/bugs/"
-    );
-
-    let started = Instant::now();
-    let mut failed: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for bug in &bugs {
-        if let Err(bug_problems) = check_bug(&root, &root_manifest, &target_dir, bug) {
-            failed.insert(bug.id(), bug_problems);
-        }
-    }
-    eprintln!("{} bugs took {:.1?}", bugs.len(), started.elapsed());
-
-    // Checked after the runs, which may have just written the snapshots.
-    for bug in &bugs {
-        let path = bug.dir.join(format!("{SNAPSHOT_NAME}.snap"));
-        if let Ok(text) = fs::read_to_string(&path)
-            && let Err(problem) = check_snapshot_header(&text)
-        {
-            failed
-                .entry(bug.id())
-                .or_default()
-                .push(format!("report.snap: {problem}"));
-        }
-    }
-
-    for (id, bug_problems) in failed {
-        for problem in bug_problems {
-            problems.push(format!("{id}: {problem}"));
-        }
-    }
-    assert!(
-        problems.is_empty(),
-        "{} problem(s) with the bug zoo:\n\n{}",
-        problems.len(),
-        problems.join("\n\n")
+    check_all(
+        "bugs in the zoo (chapters/*/bugs/, crates/*/bugs/)",
+        problems,
+        &bugs,
+        SNAPSHOT_NAME,
+        |bug| check_bug(&root, &root_manifest, &target_dir, bug),
     );
 }
 

@@ -300,3 +300,149 @@ fn refuses_to_build_over_a_folder_that_is_not_a_build() {
     assert!(stderr.contains("refusing to build into"), "{stderr}");
     assert!(out.path().join("notes.txt").is_file());
 }
+
+/// Runs `poolbook <args> --workbook <workbook>` to its end (these commands do not serve);
+/// returns whether it succeeded, its stdout and its stderr.
+fn exercise_command(workbook: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_poolbook"))
+        .args(args)
+        .arg("--workbook")
+        .arg(workbook)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run poolbook");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A workbook with stages 2 to 4 (exercises 3 and 4; only 3 has its task and hints), crates with
+/// no dependencies.
+fn fixture_workbook() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let file = |path: &str, text: &str| {
+        let path = dir.path().join(path);
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("create a folder");
+        std::fs::write(path, text).expect("write a fixture file");
+    };
+    file(
+        "Cargo.toml",
+        "[workspace]\nmembers = [\"chapters/*\"]\n[workspace.package]\nversion = \"0.1.0\"\n\
+         [profile.loom]\ninherits = \"release\"\n",
+    );
+    file("Cargo.lock", "version = 4\n");
+    for (name, answer) in [("ch02-start", 1), ("ch03-add", 2), ("ch04-more", 3)] {
+        file(
+            &format!("chapters/{name}/Cargo.toml"),
+            &format!(
+                "[package]\nname = \"{name}\"\nversion.workspace = true\nedition = \"2024\"\n"
+            ),
+        );
+        file(
+            &format!("chapters/{name}/src/lib.rs"),
+            &format!("pub fn answer() -> u32 {{\n    {answer}\n}}\n"),
+        );
+        file(&format!("chapters/{name}/tests/answer.rs"), "");
+    }
+    file(
+        "chapters/ch03-add/exercise/task.md",
+        "# Add one\n\nMake `answer` return 2.\n",
+    );
+    file(
+        "chapters/ch03-add/exercise/hint-1.md",
+        "Look at `answer`.\n",
+    );
+    dir
+}
+
+#[test]
+fn the_exercise_commands_work_on_a_workbook_and_keep_the_readers_work() {
+    let dir = fixture_workbook();
+    let workbook = dir.path();
+
+    let (ok, list, _) = exercise_command(workbook, &["exercises"]);
+    assert!(ok);
+    assert!(list.contains(" 3  not started  Add one"), "{list}");
+    assert!(list.contains(" 4  not started  (no title: "), "{list}");
+
+    let (ok, started, stderr) = exercise_command(workbook, &["start", "3"]);
+    assert!(ok, "{stderr}");
+    assert!(started.starts_with("Exercise 3: Add one\n"), "{started}");
+    assert!(started.contains("Make `answer` return 2."), "{started}");
+    assert!(started.contains("cargo run -- check 3"), "{started}");
+    let lib = workbook.join("exercises/ch03-add/src/lib.rs");
+    std::fs::write(&lib, "// my work\n").expect("edit the copy");
+
+    let (ok, _, stderr) = exercise_command(workbook, &["start", "3"]);
+    assert!(!ok);
+    assert!(stderr.contains("already exists"), "{stderr}");
+    assert!(stderr.contains("--force"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(&lib).expect("the copy"),
+        "// my work\n"
+    );
+
+    let (ok, forced, stderr) = exercise_command(workbook, &["start", "3", "--force"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        forced.starts_with("Moved your earlier copy to exercises/ch03-add.old-1."),
+        "{forced}"
+    );
+    let kept = workbook.join("exercises/ch03-add.old-1/src/lib.rs");
+    assert_eq!(
+        std::fs::read_to_string(kept).expect("the old copy"),
+        "// my work\n"
+    );
+
+    let (ok, list, _) = exercise_command(workbook, &["list"]);
+    assert!(ok);
+    assert!(list.contains(" 3  started      Add one"), "{list}");
+
+    let (ok, first, _) = exercise_command(workbook, &["hint", "3"]);
+    assert!(ok);
+    assert!(
+        first.starts_with("Exercise 3: Add one (hint 1 of 1)\n\nLook at `answer`."),
+        "{first}"
+    );
+    assert!(first.contains("That was the last hint"), "{first}");
+    let (ok, none, _) = exercise_command(workbook, &["hint", "3"]);
+    assert!(ok);
+    assert!(none.contains("No more hints"), "{none}");
+    assert!(none.contains("cargo run -- solution 3"), "{none}");
+
+    let (ok, diff, _) = exercise_command(workbook, &["solution", "3"]);
+    assert!(ok);
+    assert!(
+        diff.contains("--- a/src/lib.rs\n+++ b/src/lib.rs\n"),
+        "{diff}"
+    );
+    assert!(diff.contains("+    2\n"), "{diff}");
+}
+
+#[test]
+fn the_exercise_commands_fail_clearly() {
+    let dir = fixture_workbook();
+    let workbook = dir.path();
+    let (ok, _, stderr) = exercise_command(workbook, &["start", "9"]);
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "error: there is no exercise 9; the exercises are 3 to 4 (`cargo run -- exercises` \
+         lists them)\n"
+    );
+    let (ok, _, stderr) = exercise_command(workbook, &["check", "3"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("start it with `cargo run -- start 3`"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = exercise_command(workbook, &["start", "4"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("chapters/ch04-more/exercise/task.md is missing"),
+        "{stderr}"
+    );
+    assert!(!workbook.join("exercises/ch04-more").exists());
+}

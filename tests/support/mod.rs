@@ -1,402 +1,107 @@
-//! What `tests/compile_steps.rs` and `tests/loom_zoo.rs` share: copying a workspace member into a
-//! scratch folder under `target/` as a standalone crate, running Cargo there with an environment
-//! that does not change its output, and checking the copy's lock file and insta snapshots.
+//! What `tests/compile_steps.rs` and `tests/loom_zoo.rs` share beyond the scratch copies (which
+//! are the runner's own code, `poolbook::scratch`): the driver that checks every item (step or
+//! bug) and reports every problem at once, and the insta snapshots the book includes.
 //!
-//! Each test binary includes this module (`mod support;`) and uses part of it.
-#![allow(
-    dead_code,
-    reason = "each test binary that includes this module uses part of it"
-)]
+//! Each test binary includes this module (`mod support;`).
 
-use std::collections::BTreeSet;
-use std::ffi::OsString;
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::time::Instant;
 
-use toml::{Table, Value};
+use toml::Table;
 
-/// Environment variables that would change what Cargo and rustc print, or how they build: flags
-/// (CI often sets `RUSTFLAGS=-D warnings`), wrappers, a target, verbosity, logging, colors and
-/// hyperlinks (CI often sets `CARGO_TERM_COLOR=always`; this test sets its own), and a jobserver
-/// inherited from an outer `make`.
-pub(crate) const UNSET_ENV: [&str; 24] = [
-    "RUSTFLAGS",
-    "CARGO_ENCODED_RUSTFLAGS",
-    "CARGO_BUILD_RUSTFLAGS",
-    "RUSTDOCFLAGS",
-    "CARGO_ENCODED_RUSTDOCFLAGS",
-    "RUSTC_WRAPPER",
-    "RUSTC_WORKSPACE_WRAPPER",
-    "CARGO_BUILD_RUSTC_WRAPPER",
-    "CARGO_BUILD_RUSTC_WORKSPACE_WRAPPER",
-    "CARGO_BUILD_TARGET",
-    "CARGO_BUILD_TARGET_DIR",
-    "CARGO_BUILD_BUILD_DIR",
-    "CARGO_BUILD_WARNINGS",
-    "CARGO_TERM_VERBOSE",
-    "CARGO_TERM_QUIET",
-    "CARGO_TERM_PROGRESS_WHEN",
-    "CARGO_TERM_UNICODE",
-    "CARGO_LOG",
-    "RUSTC_LOG",
-    "CLICOLOR_FORCE",
-    "MAKEFLAGS",
-    "MFLAGS",
-    "CARGO_MAKEFLAGS",
-    "CARGO_TERM_HYPERLINKS",
-];
+pub(crate) use poolbook::scratch::{display, file_name, workspace_root};
 
-/// The dependency tables a manifest (or a `[target.'cfg(…)']` table) may have, resolved alike.
-const DEPENDENCY_TABLES: [&str; 5] = [
-    "dependencies",
-    "build-dependencies",
-    "build_dependencies",
-    "dev-dependencies",
-    "dev_dependencies",
-];
-
-/// What a standalone copy keeps of the member's tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Tests {
-    /// Drops dev-dependencies and test targets: only the library and binaries are built.
-    Drop,
-    /// Keeps dev-dependencies (resolved like the others) and test targets, for `cargo test`.
-    Keep,
-}
-
-/// How [`standalone_manifest`] writes the copy's manifest.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Standalone<'a> {
-    /// The test that writes it, named in the manifest's first comment.
-    pub(crate) written_by: &'a str,
-    pub(crate) tests: Tests,
-    /// Profiles to copy from the workspace's manifest (`loom`): Cargo reads profiles only from a
-    /// workspace root, which the copy is.
-    pub(crate) profiles: &'a [&'a str],
-    /// Semver build metadata to add to the package's version (`0.1.0+<this>`). Cargo names a
-    /// path package's artifacts after its name, version and path *relative to its workspace
-    /// root*, which is the same for every standalone copy of one crate; copies that share a
-    /// target folder and must not overwrite each other's artifacts need distinct versions.
-    pub(crate) build_metadata: Option<&'a str>,
-}
-
-/// Cargo (the one running this test, so the toolchain is the same) with an environment that
-/// neither changes what it prints nor how it builds: [`UNSET_ENV`] and every
-/// `CARGO_TARGET_<triple>_…` variable removed, colors and hyperlinks off, and the given target
-/// folder.
-pub(crate) fn cargo_command(target_dir: &Path) -> Command {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    let mut cmd = Command::new(cargo);
-    for var in UNSET_ENV {
-        cmd.env_remove(var);
-    }
-    for (var, _) in std::env::vars_os() {
-        let var = var.to_string_lossy();
-        // CARGO_TARGET_<triple>_RUSTFLAGS, _LINKER, _RUNNER …
-        if var.starts_with("CARGO_TARGET_") && var != "CARGO_TARGET_DIR" {
-            cmd.env_remove(&*var);
-        }
-    }
-    cmd.env("CARGO_TARGET_DIR", target_dir)
-        .env("CARGO_TERM_COLOR", "never")
-        .env("CARGO_TERM_HYPERLINKS", "false");
-    cmd
-}
-
-pub(crate) fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
+/// The entries of `dir`, sorted; panics (failing the test) if it cannot be listed.
 pub(crate) fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
-    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-        .map(|entry| {
-            entry
-                .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
-                .path()
-        })
-        .collect();
-    entries.sort();
-    entries
+    poolbook::scratch::sorted_entries(dir).unwrap_or_else(|e| panic!("{e}"))
 }
 
-pub(crate) fn file_name(path: &Path) -> String {
-    path.file_name()
-        .expect("a folder entry has a name")
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// `path` relative to `root`, for messages.
-pub(crate) fn display(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root)
-        .unwrap_or(path)
-        .display()
-        .to_string()
-}
-
-/// Turns a member's manifest into one that builds on its own, outside the workspace.
-///
-/// Resolves `x.workspace = true` in `[package]` from `[workspace.package]`, `dep.workspace = true`
-/// from `[workspace.dependencies]` (with `path` made absolute), and `[lints] workspace = true` from
-/// `[workspace.lints]`; makes the member's own relative dependency paths absolute; drops example
-/// and bench targets, and with [`Tests::Drop`] dev-dependencies and test targets too (their files
-/// are not copied); copies the workspace's `[profile.<name>]` for each of `options.profiles`; and
-/// adds an empty `[workspace]` (with the workspace's resolver) so that Cargo does not look further
-/// up.
-pub(crate) fn standalone_manifest(
-    member: &str,
-    member_dir: &Path,
-    root_manifest: &Table,
-    root_dir: &Path,
-    options: &Standalone<'_>,
-) -> Result<String, String> {
-    for key in ["patch", "replace"] {
-        if root_manifest.contains_key(key) {
-            return Err(format!(
-                "the workspace's Cargo.toml has [{key}], which tests/support/mod.rs does not copy \
-                 yet"
-            ));
-        }
-    }
-    let empty = Table::new();
-    let workspace = table_at(root_manifest, "workspace").unwrap_or(&empty);
-    let ws_package = table_at(workspace, "package").unwrap_or(&empty);
-    let ws_dependencies = table_at(workspace, "dependencies").unwrap_or(&empty);
-
-    let mut manifest: Table = member
+/// The workspace's `Cargo.toml`, parsed.
+pub(crate) fn root_manifest(root: &Path) -> Table {
+    fs::read_to_string(root.join("Cargo.toml"))
+        .expect("reading the workspace's Cargo.toml")
         .parse()
-        .map_err(|e| format!("the stage's Cargo.toml does not parse: {e}"))?;
-    if manifest.contains_key("workspace") {
-        return Err("the stage's Cargo.toml already has [workspace]".to_owned());
-    }
-
-    let package = match manifest.get_mut("package") {
-        Some(Value::Table(package)) => package,
-        _ => return Err("the stage's Cargo.toml has no [package]".to_owned()),
-    };
-    if package.contains_key("workspace") {
-        return Err("the stage's Cargo.toml names its workspace in `package.workspace`".to_owned());
-    }
-    for (key, value) in package.iter_mut() {
-        if inherits(value) {
-            *value = ws_package
-                .get(key)
-                .ok_or_else(|| {
-                    format!("package.{key}.workspace = true, but [workspace.package] has no {key}")
-                })?
-                .clone();
-        }
-    }
-    if let Some(build) = options.build_metadata {
-        let Some(Value::String(version)) = package.get_mut("version") else {
-            return Err("the stage's Cargo.toml has no `package.version`".to_owned());
-        };
-        if version.contains('+') {
-            return Err(format!(
-                "the stage's version {version} already has build metadata"
-            ));
-        }
-        *version = format!("{version}+{build}");
-    }
-
-    if options.tests == Tests::Drop {
-        for key in ["dev-dependencies", "dev_dependencies"] {
-            manifest.remove(key);
-        }
-        manifest.remove("test");
-    }
-    for key in ["example", "bench"] {
-        manifest.remove(key);
-    }
-    for key in DEPENDENCY_TABLES {
-        if let Some(Value::Table(deps)) = manifest.get_mut(key) {
-            resolve_dependencies(deps, ws_dependencies, root_dir, member_dir)?;
-        }
-    }
-    if let Some(Value::Table(targets)) = manifest.get_mut("target") {
-        for (_, target) in targets.iter_mut() {
-            let Value::Table(target) = target else {
-                continue;
-            };
-            if options.tests == Tests::Drop {
-                for key in ["dev-dependencies", "dev_dependencies"] {
-                    target.remove(key);
-                }
-            }
-            for key in DEPENDENCY_TABLES {
-                if let Some(Value::Table(deps)) = target.get_mut(key) {
-                    resolve_dependencies(deps, ws_dependencies, root_dir, member_dir)?;
-                }
-            }
-        }
-    }
-
-    if let Some(lints) = manifest.get_mut("lints")
-        && inherits(lints)
-    {
-        *lints = workspace
-            .get("lints")
-            .ok_or("[lints] workspace = true, but the workspace has no [workspace.lints]")?
-            .clone();
-    }
-
-    let mut own_workspace = Table::new();
-    if let Some(resolver) = workspace.get("resolver") {
-        own_workspace.insert("resolver".to_owned(), resolver.clone());
-    }
-    manifest.insert("workspace".to_owned(), Value::Table(own_workspace));
-
-    if !options.profiles.is_empty() {
-        let root_profiles = table_at(root_manifest, "profile").unwrap_or(&empty);
-        let mut profiles = Table::new();
-        for name in options.profiles {
-            let profile = root_profiles.get(*name).ok_or_else(|| {
-                format!("the workspace's Cargo.toml has no [profile.{name}] to copy")
-            })?;
-            profiles.insert((*name).to_owned(), profile.clone());
-        }
-        manifest.insert("profile".to_owned(), Value::Table(profiles));
-    }
-
-    let text = toml::to_string(&manifest).map_err(|e| format!("writing the manifest: {e}"))?;
-    Ok(format!(
-        "# Written by {} from the stage's Cargo.toml; do not edit.\n\n{text}",
-        options.written_by
-    ))
+        .expect("the workspace's Cargo.toml parses")
 }
 
-fn table_at<'a>(table: &'a Table, key: &str) -> Option<&'a Table> {
-    table.get(key).and_then(Value::as_table)
+/// One thing to check (a compile-fail step, a zoo bug) with a snapshot in its folder.
+pub(crate) trait Item {
+    /// How problems name it, e.g. `chapters/ch05-shared-queue/bugs/01-lock-held`.
+    fn id(&self) -> String;
+    /// The folder holding its snapshot.
+    fn dir(&self) -> &Path;
 }
 
-/// Whether `value` is `{ workspace = true, ... }`.
-fn inherits(value: &Value) -> bool {
-    value
-        .as_table()
-        .and_then(|t| t.get("workspace"))
-        .and_then(Value::as_bool)
-        == Some(true)
-}
-
-fn resolve_dependencies(
-    deps: &mut Table,
-    ws_dependencies: &Table,
-    root_dir: &Path,
-    member_dir: &Path,
-) -> Result<(), String> {
-    for (name, dep) in deps.iter_mut() {
-        if inherits(dep) {
-            let mut resolved = match ws_dependencies.get(name) {
-                Some(Value::String(version)) => {
-                    Table::from_iter([("version".to_owned(), Value::String(version.clone()))])
-                }
-                Some(Value::Table(table)) => table.clone(),
-                _ => {
-                    return Err(format!(
-                        "{name}.workspace = true, but [workspace.dependencies] has no {name}"
-                    ));
-                }
-            };
-            absolutize_path(&mut resolved, root_dir);
-            let own = dep.as_table().expect("inherits() saw a table");
-            for (key, value) in own {
-                match (key.as_str(), resolved.get_mut(key)) {
-                    ("workspace", _) => {}
-                    ("features", Some(Value::Array(features))) => {
-                        for feature in value.as_array().into_iter().flatten() {
-                            if !features.contains(feature) {
-                                features.push(feature.clone());
-                            }
-                        }
-                    }
-                    _ => {
-                        resolved.insert(key.clone(), value.clone());
-                    }
-                }
-            }
-            *dep = Value::Table(resolved);
-        } else if let Value::Table(table) = dep {
-            absolutize_path(table, member_dir);
+/// Checks every item with `check`, then the header of every item's snapshot `<name>.snap`
+/// (after the runs, which may have just written them), and fails with every problem found.
+pub(crate) fn check_all<T: Item>(
+    what: &str,
+    mut problems: Vec<String>,
+    items: &[T],
+    snapshot: &str,
+    mut check: impl FnMut(&T) -> Result<(), Vec<String>>,
+) {
+    assert!(!items.is_empty(), "found no {what}");
+    let started = Instant::now();
+    let mut failed: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for item in items {
+        if let Err(item_problems) = check(item) {
+            failed.insert(item.id(), item_problems);
         }
     }
-    Ok(())
-}
+    eprintln!("{} {what} took {:.1?}", items.len(), started.elapsed());
 
-fn absolutize_path(dep: &mut Table, base: &Path) {
-    if let Some(Value::String(path)) = dep.get_mut("path") {
-        *path = base.join(&*path).to_string_lossy().replace('\\', "/");
-    }
-}
-
-pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
-    for path in sorted_entries(from) {
-        let target = to.join(path.file_name().expect("a folder entry has a name"));
-        if path.is_dir() {
-            copy_tree(&path, &target)?;
-        } else {
-            copy_file(&path, &target)?;
+    for item in items {
+        let path = item.dir().join(format!("{snapshot}.snap"));
+        if let Ok(text) = fs::read_to_string(&path)
+            && let Err(problem) = check_snapshot_header(&text)
+        {
+            failed
+                .entry(item.id())
+                .or_default()
+                .push(format!("{snapshot}.snap: {problem}"));
         }
     }
-    Ok(())
-}
-
-pub(crate) fn copy_file(from: &Path, to: &Path) -> Result<(), String> {
-    if let Some(parent) = to.parent() {
-        fs::create_dir_all(parent).map_err(|e| format!("creating {}: {e}", parent.display()))?;
+    for (id, item_problems) in failed {
+        for problem in item_problems {
+            problems.push(format!("{id}: {problem}"));
+        }
     }
-    fs::copy(from, to)
-        .map_err(|e| format!("copying {} to {}: {e}", from.display(), to.display()))?;
-    Ok(())
+    assert!(
+        problems.is_empty(),
+        "{} problem(s) with the {what}:\n\n{}",
+        problems.len(),
+        problems.join("\n\n")
+    );
 }
 
-/// Checks that every registry or git package in `scratch_lock` is locked, with the same checksum,
-/// in the workspace's lock: the step resolved nothing the workspace did not.
+/// Compares `$text` with the insta snapshot `<$dir>/<$name>.snap` (written when missing, or with
+/// `INSTA_UPDATE=always`); `Err` with `$how_to_accept` and the text if it differs.
 ///
-/// (`--locked` cannot be used: the copied lock also holds the workspace's other members and
-/// dev-dependencies, and Cargo's pruning of them counts as an update.)
-pub(crate) fn check_lock_subset(scratch_lock: &str, workspace_lock: &str) -> Result<(), String> {
-    fn packages(lock: &str) -> Result<BTreeSet<Vec<String>>, String> {
-        let table: Table = lock
-            .parse()
-            .map_err(|e| format!("Cargo.lock does not parse: {e}"))?;
-        let packages = table
-            .get("package")
-            .and_then(Value::as_array)
-            .ok_or("no [[package]]")?;
-        Ok(packages
-            .iter()
-            .filter_map(Value::as_table)
-            .filter(|package| package.contains_key("source"))
-            .map(|package| {
-                ["name", "version", "source", "checksum"]
-                    .iter()
-                    .map(|key| {
-                        package
-                            .get(*key)
-                            .and_then(Value::as_str)
-                            .unwrap_or("")
-                            .to_owned()
-                    })
-                    .collect()
-            })
-            .collect())
-    }
-    let workspace = packages(workspace_lock)?;
-    let foreign: Vec<String> = packages(scratch_lock)?
-        .into_iter()
-        .filter(|package| !workspace.contains(package))
-        .map(|package| format!("{} {}", package[0], package[1]))
-        .collect();
-    if foreign.is_empty() {
-        Ok(())
-    } else {
-        Err(format!(
-            "resolved packages the workspace's Cargo.lock does not have: {foreign:?}"
-        ))
-    }
+/// A macro, so that insta's `file!()` names the calling test in the snapshot's `source:` line,
+/// as it did before this helper existed.
+macro_rules! compare_snapshot {
+    ($dir:expr, $name:expr, $text:expr, $how_to_accept:expr) => {{
+        let (name, text): (&str, &str) = ($name, &$text);
+        let mut settings = insta::Settings::clone_current();
+        settings.set_snapshot_path($dir);
+        settings.set_prepend_module_to_snapshot(false);
+        settings.set_omit_expression(true);
+        let matched = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            settings.bind(|| insta::assert_snapshot!(name, text));
+        }));
+        matched.map_err(|_| {
+            format!(
+                "{name}.snap is missing or differs (insta's diff is above; to accept the new \
+                 output: {}). The normalized output:\n{text}",
+                $how_to_accept
+            )
+        })
+    }};
 }
+pub(crate) use compare_snapshot;
 
 /// Checks a snapshot's insta header: exactly `---`, `source: …`, `---`, so that its content
 /// starts on line 4, where the book's `output.snap:4:` includes begin.
