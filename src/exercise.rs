@@ -340,6 +340,20 @@ pub struct Task {
     pub text: String,
 }
 
+impl Task {
+    /// The text after the title's heading, for a terminal that shows the title above it.
+    pub fn body(&self) -> &str {
+        let mut rest = self.text.as_str();
+        while let Some((line, after)) = rest.split_once('\n') {
+            rest = after;
+            if line.starts_with('#') {
+                break;
+            }
+        }
+        rest.trim_start_matches('\n')
+    }
+}
+
 /// One exercise: a stage, and the stage before it that the reader starts from.
 #[derive(Debug, Clone)]
 pub struct Exercise {
@@ -1032,6 +1046,7 @@ pub(crate) mod tests {
         let task = three.task(&workbook).unwrap();
         assert_eq!(task.title, "Add one");
         assert_eq!(task.text, "# Add one\n\nMake `answer` return 2.\n");
+        assert_eq!(task.body(), "Make `answer` return 2.\n");
         assert_eq!(three.hints(&workbook).unwrap().len(), 2);
 
         let four = workbook.exercise(4).unwrap();

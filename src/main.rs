@@ -185,7 +185,7 @@ fn start(workbook: &Workbook, number: u32, force: bool) -> Result<(), Box<dyn Er
         number - 1,
         started.exercise.previous().name(),
     )?;
-    writeln!(stdout, "{}", started.task.text.trim_end())?;
+    writeln!(stdout, "{}", started.task.body().trim_end())?;
     writeln!(
         stdout,
         "\nEdit the files under {}/src, then check your work with:\n\n    cargo run -- check \
@@ -229,7 +229,11 @@ fn check(workbook: &Workbook, number: u32) -> Result<(), Box<dyn Error>> {
     });
     progress.save(&workbook.progress_path())?;
     let next = workbook.exercise(number + 1).ok().map(|next| next.number());
-    print!("{}", outcome.summary(number, &workbook.show(&copy), next));
+    // Paths inside the workbook (a panic in the test kit) are shown from its root, as the
+    // reader's own files already are from their copy's.
+    let root = format!("{}/", workbook.root().display());
+    let summary = outcome.summary(number, &workbook.show(&copy), next);
+    print!("{}", summary.replace(&root, ""));
     if outcome.passed() {
         Ok(())
     } else {
