@@ -35,12 +35,11 @@ const INTERRUPT_POLL: Duration = Duration::from_millis(100);
 const DRAIN: Duration = Duration::from_secs(5);
 /// What Cargo's messages about a missing toolchain or component say (from rustup, or from Cargo
 /// failing to run `rustc`).
-const TOOLCHAIN_TROUBLE: [&str; 5] = [
+const TOOLCHAIN_TROUBLE: [&str; 4] = [
     "is not installed for the toolchain",
     "is not installed",
     "rustup component add",
     "could not execute process `rustc",
-    "no such command",
 ];
 
 /// A part of the check.
