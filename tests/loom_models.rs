@@ -22,6 +22,10 @@ const MODELLED: [&str; 7] = [
     "ch10-lifecycle",
 ];
 
+/// Stages whose pool is an earlier stage's, unchanged: the earlier stage's models check it. Each
+/// entry is `(stage, the stage whose pool it repeats)`; the test below holds them to it.
+const SAME_POOL: [(&str, &str); 1] = [("ch11-hardened", "ch10-lifecycle")];
+
 #[test]
 fn every_loom_model_passes() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -98,4 +102,25 @@ fn no_crate_with_models_is_left_out() {
         found, listed,
         "MODELLED must list every crate with tests/loom.rs"
     );
+}
+
+/// A stage listed in [`SAME_POOL`] must have exactly the modelled stage's `src/pool.rs`, but for
+/// the crate name its documentation examples import from: otherwise its pool is code no model
+/// has checked.
+#[test]
+fn a_stage_that_repeats_a_pool_repeats_it_exactly() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("chapters");
+    for (stage, modelled) in SAME_POOL {
+        assert!(MODELLED.contains(&modelled), "{modelled} has no models");
+        let read = |package: &str| {
+            std::fs::read_to_string(root.join(package).join("src/pool.rs"))
+                .expect("src/pool.rs")
+                .replace(&package.replace('-', "_"), "<crate>")
+        };
+        assert!(
+            read(stage) == read(modelled),
+            "chapters/{stage}/src/pool.rs must be chapters/{modelled}/src/pool.rs, unchanged but \
+             for the crate name; a stage that changes its pool needs its own tests/loom.rs"
+        );
+    }
 }

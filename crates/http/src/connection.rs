@@ -1,6 +1,6 @@
 //! Serving one connection: read a request, call the handler, write the response, close.
 
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -15,15 +15,26 @@ pub struct ConnectionConfig {
     pub read_timeout: Duration,
     /// How long a write may wait for a client that does not read its response.
     pub write_timeout: Duration,
+    /// How long the whole request head may take to arrive, however it is paced. `None` leaves
+    /// only `read_timeout`, which a client defeats by sending one byte before each read times
+    /// out (slowloris).
+    pub request_timeout: Option<Duration>,
+    /// How long writing the whole response may take, however slowly the client reads it. `None`
+    /// leaves only `write_timeout`, which a client reading one byte at a time never trips.
+    pub response_timeout: Option<Duration>,
     /// Size limits on the request head.
     pub limits: Limits,
 }
 
 impl Default for ConnectionConfig {
+    /// Five seconds per read and per write, the default [`Limits`], and no overall deadline:
+    /// what every stage up to the hardened one uses.
     fn default() -> Self {
         ConnectionConfig {
             read_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(5),
+            request_timeout: None,
+            response_timeout: None,
             limits: Limits::default(),
         }
     }
@@ -67,12 +78,15 @@ where
     if let Err(e) = set_timeouts(&stream, config) {
         return Outcome::WriteFailed(e);
     }
-    let request = read_request(&mut BufReader::new(&stream), &config.limits);
+    let reading = Deadline::after(&stream, config.request_timeout);
+    let request = read_request(&mut BufReader::new(reading), &config.limits);
+    // The response's clock starts once there is something to write, not while the handler runs.
+    let writing = || Deadline::after(&stream, config.response_timeout);
     match request {
         Ok(request) => {
             let response = handler(&request);
             let status = response.status;
-            let written = response.write_to(&mut &stream, request.is_head());
+            let written = response.write_to(&mut writing(), request.is_head());
             // A body we never read would turn our close into a reset and lose the response.
             if request.header("content-length").is_some_and(|n| n != "0")
                 || request.header("transfer-encoding").is_some()
@@ -87,7 +101,7 @@ where
         Err(error) => match error.response() {
             Some(response) => {
                 let status = response.status;
-                let written = response.write_to(&mut &stream, false);
+                let written = response.write_to(&mut writing(), false);
                 linger(&stream);
                 match written {
                     Ok(()) => Outcome::Rejected(status),
@@ -104,6 +118,73 @@ fn set_timeouts(stream: &TcpStream, config: &ConnectionConfig) -> io::Result<()>
     stream.set_read_timeout(Some(config.read_timeout))?;
     stream.set_write_timeout(Some(config.write_timeout))
 }
+
+// ANCHOR: deadline
+/// A stream whose reads, or writes, must all be done by one instant.
+///
+/// A socket timeout bounds one call, and a client that sends a byte just before each call times
+/// out keeps the connection, and the thread serving it, for as long as it likes. Before each
+/// call this shortens the socket's timeout to the time left; once none is left, the call fails
+/// with [`io::ErrorKind::TimedOut`] without touching the socket.
+struct Deadline<'s> {
+    stream: &'s TcpStream,
+    /// The instant by which every call must be done, if there is one.
+    end: Option<Instant>,
+    /// The per-call timeout the stream had, restored to at most this.
+    per_call: Option<Duration>,
+}
+
+impl<'s> Deadline<'s> {
+    /// A deadline `within` from now, or none (the socket's own timeouts only).
+    fn after(stream: &'s TcpStream, within: Option<Duration>) -> Deadline<'s> {
+        Deadline {
+            stream,
+            end: within.map(|d| Instant::now() + d),
+            per_call: None,
+        }
+    }
+
+    /// The timeout the next call may have: the time left, or the call's own if that is shorter.
+    fn left(&mut self, current: io::Result<Option<Duration>>) -> io::Result<Option<Duration>> {
+        let Some(end) = self.end else {
+            return Ok(None);
+        };
+        let per_call = *self
+            .per_call
+            .get_or_insert(current?.unwrap_or(Duration::MAX));
+        let left = end.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the deadline for this connection has passed",
+            ));
+        }
+        Ok(Some(left.min(per_call)))
+    }
+}
+
+impl Read for Deadline<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(timeout) = self.left(self.stream.read_timeout())? {
+            self.stream.set_read_timeout(Some(timeout))?;
+        }
+        (&mut &*self.stream).read(buf)
+    }
+}
+
+impl Write for Deadline<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some(timeout) = self.left(self.stream.write_timeout())? {
+            self.stream.set_write_timeout(Some(timeout))?;
+        }
+        (&mut &*self.stream).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&mut &*self.stream).flush()
+    }
+}
+// ANCHOR_END: deadline
 
 /// Closes our side for writing, then reads and discards what the client still sends, within a
 /// byte and time budget. Closing a socket with unread input makes the kernel send a reset, and a
@@ -126,5 +207,107 @@ fn linger(stream: &TcpStream) {
             Ok(0) | Err(_) => return,
             Ok(n) => discarded += n,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+    use std::sync::mpsc;
+    use std::thread;
+
+    use crate::response::Response;
+
+    /// A connected pair: the server's end, and the client's.
+    fn pair() -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        (server, client)
+    }
+
+    fn with_deadlines() -> ConnectionConfig {
+        ConnectionConfig {
+            request_timeout: Some(Duration::from_millis(300)),
+            response_timeout: Some(Duration::from_millis(300)),
+            ..ConnectionConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_trickling_request_runs_out_of_time() {
+        let (server, client) = pair();
+        let (done_tx, done) = mpsc::channel();
+        // One byte every 10 ms: each read succeeds long before the 5 s read timeout, and the
+        // whole head would take over a second, so only the 300 ms deadline can end it first.
+        let trickler = thread::spawn(move || {
+            let head = format!("GET / HTTP/1.1\r\nX-Pad: {}\r\n\r\n", "a".repeat(100));
+            for byte in head.bytes() {
+                if done.try_recv().is_ok() || (&client).write_all(&[byte]).is_err() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+        });
+        let outcome = handle_connection_with(
+            server,
+            &|_: &Request| Response::html(Status::OK, "too late"),
+            &with_deadlines(),
+        );
+        let _ = done_tx.send(()); // the peer may have finished already
+        trickler.join().unwrap();
+        assert!(
+            matches!(outcome, Outcome::Rejected(Status::REQUEST_TIMEOUT)),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn a_slowly_read_response_runs_out_of_time() {
+        let (server, client) = pair();
+        (&client).write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        let (done_tx, done) = mpsc::channel();
+        // 4 KiB every 5 ms: the socket never stays full for the 5 s write timeout, and 16 MiB
+        // would take 20 s, so only the 300 ms deadline can end it first.
+        let reader = thread::spawn(move || {
+            let mut buf = [0; 4096];
+            while done.try_recv().is_err() {
+                match (&client).read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        let big = vec![b'x'; 16 * 1024 * 1024];
+        let outcome = handle_connection_with(
+            server,
+            &move |_: &Request| Response::new(Status::OK, "text/plain", big.clone()),
+            &with_deadlines(),
+        );
+        let _ = done_tx.send(()); // the peer may have finished already
+        reader.join().unwrap();
+        assert!(
+            matches!(&outcome, Outcome::WriteFailed(e) if e.kind() == io::ErrorKind::TimedOut),
+            "{outcome:?}"
+        );
+    }
+
+    #[test]
+    fn without_a_deadline_a_prompt_request_is_answered() {
+        let (server, client) = pair();
+        (&client).write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        let outcome = handle_connection_with(
+            server,
+            &|_: &Request| Response::html(Status::OK, "hi"),
+            &ConnectionConfig::default(),
+        );
+        assert!(
+            matches!(outcome, Outcome::Answered(Status::OK)),
+            "{outcome:?}"
+        );
+        let mut reply = String::new();
+        (&client).read_to_string(&mut reply).unwrap();
+        assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
     }
 }

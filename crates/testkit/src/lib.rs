@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 pub mod conformance;
 pub mod flood;
+pub mod process;
 pub mod shutdown;
 
 use poolbook_http::listener::{Incoming, StopHandle, stoppable};
