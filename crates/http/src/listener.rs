@@ -87,6 +87,11 @@ impl Iterator for Incoming<'_> {
     }
 }
 
+/// How many more times [`StopHandle::stop`] tries to connect after a failure, and how long it
+/// pauses before each try.
+const STOP_RETRIES: u32 = 20;
+const STOP_RETRY_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Stops an [`Incoming`] loop from any thread (a signal handler thread, a test).
 #[derive(Clone)]
 pub struct StopHandle {
@@ -99,13 +104,23 @@ impl StopHandle {
     ///
     /// # Errors
     ///
-    /// If the wake-up connection cannot be made (for example when no descriptor is left). The
-    /// loop then ends at the next connection it accepts.
+    /// If the wake-up connection cannot be made, even after retrying for about a second (for
+    /// example when the process has no descriptor left). The loop then ends at its next
+    /// `accept`, whether that fails or succeeds.
     pub fn stop(&self) -> io::Result<()> {
         if self.shared.stopping.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        let result = TcpStream::connect(self.addr);
+        // A server out of descriptors frees some as it answers connections; a few retries give
+        // the wake-up connection its chance.
+        let mut result = TcpStream::connect(self.addr);
+        for _ in 0..STOP_RETRIES {
+            if result.is_ok() {
+                break;
+            }
+            std::thread::sleep(STOP_RETRY_PAUSE);
+            result = TcpStream::connect(self.addr);
+        }
         let mut wake = self
             .shared
             .wake_addr
