@@ -48,26 +48,51 @@ impl StaticFiles {
             Err(why) => return Response::error(Status::BAD_REQUEST, why),
         };
         match self.read(&relative) {
-            Some((path, body)) => {
+            Ok(Some((path, body))) => {
                 let mime = mime_guess::from_path(&path).first_or_octet_stream();
                 Response::new(Status::OK, mime.essence_str(), body)
             }
-            None => self.not_found(),
+            Ok(None) => self.not_found(),
+            Err(e) => {
+                // The file may well exist: saying 404 would be a lie a cache could keep.
+                eprintln!("cannot read {}: {e}", request.path());
+                Response::error(
+                    Status::SERVICE_UNAVAILABLE,
+                    "the server is short of resources; try again shortly",
+                )
+                .with_header("Retry-After", "1")
+            }
         }
     }
 
-    /// Reads the file a relative path names (`index.html` for a folder), if it lies inside root.
-    fn read(&self, relative: &Path) -> Option<(PathBuf, Vec<u8>)> {
-        let mut path = fs::canonicalize(self.root.join(relative)).ok()?;
+    // ANCHOR: read
+    /// Reads the file a relative path names (`index.html` for a folder), if it lies inside root:
+    /// `Ok(None)` if there is no such file to serve, an error if the server could not look.
+    fn read(&self, relative: &Path) -> io::Result<Option<(PathBuf, Vec<u8>)>> {
+        let found = |result: io::Result<PathBuf>| match result {
+            Ok(path) => Ok(Some(path)),
+            Err(e) if is_exhaustion(&e) => Err(e),
+            Err(_) => Ok(None),
+        };
+        let Some(mut path) = found(fs::canonicalize(self.root.join(relative)))? else {
+            return Ok(None);
+        };
         if path.is_dir() {
-            path = fs::canonicalize(path.join("index.html")).ok()?;
+            let Some(index) = found(fs::canonicalize(path.join("index.html")))? else {
+                return Ok(None);
+            };
+            path = index;
         }
         if !path.starts_with(&self.root) || !path.is_file() {
-            return None;
+            return Ok(None);
         }
-        let body = fs::read(&path).ok()?;
-        Some((path, body))
+        match fs::read(&path) {
+            Ok(body) => Ok(Some((path, body))),
+            Err(e) if is_exhaustion(&e) => Err(e),
+            Err(_) => Ok(None),
+        }
     }
+    // ANCHOR_END: read
 
     /// The folder's own `404.html` if it has one (mdBook writes one), else a plain page.
     fn not_found(&self) -> Response {
@@ -78,6 +103,24 @@ impl StaticFiles {
     }
 }
 
+/// Whether a file-system error means the process or the system ran out of descriptors or
+/// memory (`EMFILE`, `ENFILE`, `ENOMEM`): a passing condition, not a missing file.
+fn is_exhaustion(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        matches!(
+            e.raw_os_error(),
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM)
+        )
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
+
+// ANCHOR: relative-path
 /// Maps a request path onto a relative file path, or says why it is refused.
 fn relative_path(path: &str) -> Result<PathBuf, &'static str> {
     let lower = path.to_ascii_lowercase();
@@ -108,6 +151,7 @@ fn relative_path(path: &str) -> Result<PathBuf, &'static str> {
     }
     Ok(relative)
 }
+// ANCHOR_END: relative-path
 
 #[cfg(test)]
 mod tests {
@@ -172,6 +216,17 @@ mod tests {
             files.handle(&request("/nope.html")).status,
             Status::NOT_FOUND
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn running_out_of_descriptors_is_not_a_missing_file() {
+        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOMEM] {
+            assert!(is_exhaustion(&io::Error::from_raw_os_error(errno)));
+        }
+        for errno in [libc::ENOENT, libc::EACCES, libc::ENOTDIR, libc::ELOOP] {
+            assert!(!is_exhaustion(&io::Error::from_raw_os_error(errno)));
+        }
     }
 
     #[cfg(unix)]
