@@ -299,6 +299,13 @@ fn parse_header(line: &str) -> Result<(String, String), RequestError> {
         // This also rejects obsolete line folding (a line starting with a space).
         return Err(RequestError::Malformed("a header name is not a token"));
     }
+    // RFC 9110 §5.5: a bare CR, a NUL or another control character in a value is either an
+    // attempt to smuggle a line end past a proxy or garbage; refusing it is allowed, and safest.
+    if value.bytes().any(|b| b.is_ascii_control() && b != b'\t') {
+        return Err(RequestError::Malformed(
+            "a header value has a control character",
+        ));
+    }
     Ok((name.to_owned(), value.trim_matches([' ', '\t']).to_owned()))
 }
 
@@ -376,6 +383,20 @@ mod tests {
         assert_eq!(status(b"GET / HTTX/1.1\r\n\r\n"), Some(400));
         assert_eq!(status(b"GET / HTTP/1.1\r\n folded\r\n\r\n"), Some(400));
         assert_eq!(status(b"GET / HTTP/1.1\r\nno colon\r\n\r\n"), Some(400));
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nA: x\ry\r\n\r\n"),
+            Some(400),
+            "bare CR"
+        );
+        assert_eq!(
+            status(b"GET / HTTP/1.1\r\nA: x\0\r\n\r\n"),
+            Some(400),
+            "NUL"
+        );
+        assert!(
+            parse(b"GET / HTTP/1.1\r\nA: x\ty\r\n\r\n").is_ok(),
+            "a tab is allowed"
+        );
     }
 
     #[test]

@@ -687,6 +687,12 @@ fn check_request(request: &Request, head: &[u8], limits: &Limits) -> Result<(), 
             "name {:?}",
             name
         );
+        // RFC 9110 §5.5: no control character but a tab in a value, so no CR to smuggle.
+        prop_assert!(
+            !value.bytes().any(|b| b.is_ascii_control() && b != b'\t'),
+            "value {:?}",
+            value
+        );
         let line = line.strip_suffix(b"\r\n");
         let sent = line.and_then(|line| line.strip_prefix(name.as_bytes()));
         let sent = sent.and_then(|rest| rest.strip_prefix(b":"));
