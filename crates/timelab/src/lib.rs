@@ -1,0 +1,11 @@
+//! The TIME lab: a line protocol, a server for it on poolbook's thread pool, and (in later
+//! modules) the clients and measurements of the networking course's lab, redone.
+//!
+//! The protocol, as the lab set it: TCP, port 45000; a request is a line that starts with `TIME`
+//! and ends with CR LF; the reply is `JAM hh:mm:ss` and CR LF. This crate fixes what the lab left
+//! open: requests are buffered up to their CR LF whatever the reads deliver, have a maximum length,
+//! an unknown or over-long request gets a documented error reply, `QUIT` closes the connection,
+//! and a connection may carry any number of requests.
+
+pub mod protocol;
+pub mod server;

@@ -1,0 +1,150 @@
+//! The TIME server on poolbook's thread pool.
+//!
+//! One connection is one job: a worker serves it, request after request, until the client quits
+//! or closes or goes quiet for too long. The queue is bounded; a connection that finds it full is
+//! told [`BUSY`](crate::protocol::BUSY) by a one-thread refusal pool, as the HTTP server does
+//! (chapter 9), and running out of descriptors is survived with stage 11's reserve and back-off.
+
+use std::io::{self, BufReader, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::{Duration, Instant, SystemTime};
+
+use ch11_hardened::accept::{self, Exhaustion, Reserve};
+use ch11_hardened::pool::{Metrics, Policy, PoolCreationError, ThreadPool};
+
+use crate::protocol::{BUSY, serve_connection};
+
+/// How many connections the server serves at once and lets wait, and for how long it waits on a
+/// quiet client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Worker threads, each serving one connection at a time.
+    pub workers: usize,
+    /// Accepted connections that may wait for a worker; one more is told `ERR busy`.
+    pub waiting: usize,
+    /// How long a connection may stay silent between requests before it is closed.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Config {
+    /// Eight workers, 1,024 waiting connections, ten seconds of silence.
+    fn default() -> Self {
+        Config {
+            workers: 8,
+            waiting: 1024,
+            idle_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Refused connections that may wait to be told so; beyond that they are closed unanswered.
+const REFUSALS_WAITING: usize = 256;
+
+// ANCHOR: serve
+/// Serves each connection `incoming` yields until it ends, then waits for every accepted
+/// connection to finish, and returns the pool's final metrics (`completed` counts connections).
+///
+/// # Errors
+///
+/// If the pools cannot be built (zero workers or waiting places, or no threads).
+pub fn serve<I>(incoming: I, config: Config) -> Result<Metrics, PoolCreationError>
+where
+    I: IntoIterator<Item = io::Result<TcpStream>>,
+{
+    let pool = ThreadPool::builder()
+        .threads(config.workers)
+        .name_prefix("time-worker")
+        .capacity(config.waiting)
+        .policy(Policy::Reject)
+        .build()?;
+    let refusals = ThreadPool::builder()
+        .threads(1)
+        .name_prefix("time-refusal")
+        .capacity(REFUSALS_WAITING)
+        .policy(Policy::Reject)
+        .build()?;
+    let refuse = |stream: TcpStream| {
+        let _ = refusals.execute(move || refuse(&stream));
+    };
+    let mut reserve = Reserve::new();
+    let mut exhaustion = Exhaustion::new();
+    let mut incoming = incoming.into_iter();
+    while let Some(accepted) = incoming.next() {
+        let stream = match accepted {
+            Ok(stream) => {
+                exhaustion.accepted();
+                stream
+            }
+            Err(e) if accept::is_exhaustion(&e) => {
+                exhaustion.failed(&e);
+                if reserve.release() {
+                    match incoming.next() {
+                        Some(Ok(stream)) => {
+                            refuse(stream);
+                            exhaustion.turned_away();
+                        }
+                        Some(Err(_)) => {}
+                        None => break,
+                    }
+                } else {
+                    exhaustion.back_off();
+                }
+                reserve.refill();
+                continue;
+            }
+            Err(e) => {
+                eprintln!("accept failed: {e}");
+                continue;
+            }
+        };
+        let spare = stream.try_clone();
+        let idle_timeout = config.idle_timeout;
+        if let Err(refused) = pool.execute(move || serve_stream(&stream, idle_timeout)) {
+            drop(refused);
+            if let Ok(spare) = spare {
+                refuse(spare);
+            }
+        }
+    }
+    pool.close();
+    pool.join();
+    Ok(pool.metrics())
+}
+// ANCHOR_END: serve
+
+/// Serves one connection with the protocol, reading and writing the socket directly.
+fn serve_stream(stream: &TcpStream, idle_timeout: Duration) {
+    if stream.set_read_timeout(Some(idle_timeout)).is_err()
+        || stream.set_write_timeout(Some(idle_timeout)).is_err()
+        // Replies are 14 bytes; without this, Nagle's algorithm holds each one back while the
+        // client's acknowledgement of the previous one is delayed.
+        || stream.set_nodelay(true).is_err()
+    {
+        return;
+    }
+    serve_connection(&mut BufReader::new(stream), &mut &*stream, SystemTime::now);
+}
+
+/// Tells a refused client it was refused, then drains what it sends for a moment, so that closing
+/// with its request unread does not reset the connection before the reply is read.
+fn refuse(stream: &TcpStream) {
+    let budget = Duration::from_millis(500);
+    if stream.set_write_timeout(Some(budget)).is_err()
+        || (&mut &*stream).write_all(BUSY.as_bytes()).is_err()
+        || stream.shutdown(Shutdown::Write).is_err()
+    {
+        return;
+    }
+    let deadline = Instant::now() + budget;
+    let mut buf = [0; 512];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
+        match (&mut &*stream).read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+}
