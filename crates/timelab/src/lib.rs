@@ -7,5 +7,6 @@
 //! an unknown or over-long request gets a documented error reply, `QUIT` closes the connection,
 //! and a connection may carry any number of requests.
 
+pub mod async_server;
 pub mod protocol;
 pub mod server;

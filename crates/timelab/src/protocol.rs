@@ -51,22 +51,31 @@ pub enum Line {
 /// A read error, including a read timeout.
 pub fn read_line<R: BufRead>(reader: &mut R) -> io::Result<Line> {
     let mut buf = Vec::with_capacity(16);
-    // One byte past the limit tells "exactly at the limit" from "over it".
-    let limit = u64::try_from(MAX_LINE).unwrap_or(u64::MAX) + 1;
-    reader.take(limit).read_until(b'\n', &mut buf)?;
+    reader.take(READ_LIMIT).read_until(b'\n', &mut buf)?;
+    Ok(classify(&buf))
+}
+// ANCHOR_END: read-line
+
+/// How many bytes to read for one line: one past the limit tells "exactly at the limit" from
+/// "over it".
+pub const READ_LIMIT: u64 = MAX_LINE as u64 + 1;
+
+/// What a line is, from the bytes read for it: up to and including its `\n`, or up to
+/// [`READ_LIMIT`] bytes, or whatever came before the end of the stream. Shared by the blocking
+/// and the async servers, which differ only in how they read.
+pub fn classify(buf: &[u8]) -> Line {
     if buf.last() != Some(&b'\n') {
-        return Ok(if buf.len() > MAX_LINE {
+        return if buf.len() > MAX_LINE {
             Line::TooLong
         } else {
             Line::Closed
-        });
+        };
     }
     if buf.len() > MAX_LINE {
-        return Ok(Line::TooLong);
+        return Line::TooLong;
     }
-    Ok(parse(&buf))
+    parse(buf)
 }
-// ANCHOR_END: read-line
 
 /// Parses a line that ends with `\n`.
 fn parse(line: &[u8]) -> Line {
@@ -140,6 +149,54 @@ pub enum End {
     Failed,
 }
 
+/// What the server does after reading a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Write this reply and read the next line.
+    Reply(String),
+    /// Write this reply, then close.
+    ReplyAndClose(&'static str),
+    /// Close without a reply.
+    Close(End),
+}
+
+// ANCHOR: respond
+/// What to do about `line`, counting it in `served`. Both servers act on this, so they answer
+/// every input alike.
+pub fn respond(line: &Line, served: &mut Served, clock: impl Fn() -> SystemTime) -> Action {
+    match line {
+        Line::Command(Command::Time) => {
+            served.answered += 1;
+            Action::Reply(jam(clock()))
+        }
+        Line::Command(Command::Quit) => Action::Close(End::Quit),
+        Line::Unknown => {
+            served.unknown += 1;
+            Action::Reply(UNKNOWN.to_owned())
+        }
+        Line::TooLong => Action::ReplyAndClose(TOO_LONG),
+        Line::Closed => Action::Close(End::Closed),
+    }
+}
+// ANCHOR_END: respond
+
+impl Served {
+    /// Nothing served yet.
+    pub fn new() -> Served {
+        Served {
+            answered: 0,
+            unknown: 0,
+            end: End::Closed,
+        }
+    }
+}
+
+impl Default for Served {
+    fn default() -> Self {
+        Served::new()
+    }
+}
+
 // ANCHOR: serve-connection
 /// Serves requests from `reader` to `writer` until the client quits or closes, a line is too
 /// long, or an I/O error (a timeout included) ends the connection.
@@ -148,34 +205,22 @@ pub fn serve_connection<R: BufRead, W: Write>(
     writer: &mut W,
     clock: impl Fn() -> SystemTime,
 ) -> Served {
-    let mut served = Served {
-        answered: 0,
-        unknown: 0,
-        end: End::Closed,
-    };
+    let mut served = Served::new();
     served.end = loop {
-        let line = match read_line(reader) {
-            Ok(line) => line,
-            Err(_) => break End::Failed,
+        let Ok(line) = read_line(reader) else {
+            break End::Failed;
         };
-        let reply = match line {
-            Line::Command(Command::Time) => {
-                served.answered += 1;
-                jam(clock())
+        match respond(&line, &mut served, &clock) {
+            Action::Reply(reply) => {
+                if writer.write_all(reply.as_bytes()).is_err() {
+                    break End::Failed;
+                }
             }
-            Line::Command(Command::Quit) => break End::Quit,
-            Line::Unknown => {
-                served.unknown += 1;
-                UNKNOWN.to_owned()
-            }
-            Line::TooLong => {
-                let _ = writer.write_all(TOO_LONG.as_bytes());
+            Action::ReplyAndClose(reply) => {
+                let _ = writer.write_all(reply.as_bytes());
                 break End::TooLong;
             }
-            Line::Closed => break End::Closed,
-        };
-        if writer.write_all(reply.as_bytes()).is_err() {
-            break End::Failed;
+            Action::Close(end) => break end,
         }
     };
     served
