@@ -148,3 +148,44 @@ fn refuse(stream: &TcpStream) {
         }
     }
 }
+
+// ANCHOR: thread-per-connection
+/// Serves each connection on a thread of its own, as the lab's server did: no bound on threads,
+/// no queue. Returns when `incoming` ends, after every connection's thread has finished, with how
+/// many connections were served and how many could not get a thread (and were closed).
+pub fn serve_thread_per_connection<I>(incoming: I, idle_timeout: Duration) -> (u64, u64)
+where
+    I: IntoIterator<Item = io::Result<TcpStream>>,
+{
+    let mut threads = Vec::new();
+    let (mut started, mut no_thread) = (0, 0);
+    for stream in incoming {
+        let stream = match stream {
+            Ok(stream) => stream,
+            Err(e) => {
+                eprintln!("accept failed: {e}");
+                continue;
+            }
+        };
+        // `thread::spawn` would panic when the system refuses a thread; the builder says so.
+        match std::thread::Builder::new().spawn(move || serve_stream(&stream, idle_timeout)) {
+            Ok(thread) => {
+                threads.push(thread);
+                started += 1;
+            }
+            Err(e) => {
+                eprintln!("cannot start a thread: {e}");
+                no_thread += 1;
+            }
+        }
+        // Finished threads are let go as we go (dropping the handle of a finished thread frees
+        // it), so the list holds only live ones; the lab's server kept every thread object for
+        // its whole life.
+        threads.retain(|thread| !thread.is_finished());
+    }
+    for thread in threads {
+        let _ = thread.join();
+    }
+    (started, no_thread)
+}
+// ANCHOR_END: thread-per-connection

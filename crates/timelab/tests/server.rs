@@ -107,3 +107,19 @@ fn a_connection_beyond_capacity_is_told_busy() {
     assert!(is_jam(reply(&mut waiting_reader).as_bytes()));
     drop(third);
 }
+
+#[test]
+fn the_thread_per_connection_server_serves_connections_at_once() {
+    let server = TestServer::start(|incoming| {
+        let (served, no_thread) =
+            server::serve_thread_per_connection(incoming, Duration::from_secs(10));
+        assert_eq!((served, no_thread), (3, 0));
+    });
+    // Three connections open at once, each answered while the others stay open: a thread each.
+    let mut open: Vec<_> = (0..3).map(|_| connect(server.addr())).collect();
+    for (stream, reader) in &mut open {
+        stream.write_all(b"TIME\r\n").expect("send");
+        assert!(is_jam(reply(reader).as_bytes()));
+    }
+    drop(open);
+}
