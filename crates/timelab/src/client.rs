@@ -106,6 +106,11 @@ pub struct Plan {
     pub duration: Option<Duration>,
     /// Process method only: keep every child process, unwaited, with its pipes, until the end
     /// of the run, as the lab did.
+    ///
+    /// Each child kept holds two descriptors (its output and error pipes), and starting one
+    /// takes five at once (its input, `/dev/null`, and both pipes), so under a limit `L` with `b`
+    /// descriptors already open below it, `(L - b - 5) / 2 + 1` children start (rounded down)
+    /// and the rest fail with "too many open files": the lab's `(limit - baseline) / 2`.
     pub leak_children: bool,
     /// A server process whose peak threads and descriptors to record.
     pub server_pid: Option<u32>,

@@ -299,7 +299,8 @@ pub struct Report {
     /// Completed requests per second of wall time.
     pub throughput_per_s: f64,
     /// Request-to-reply latency of the completed requests, connect included for the first
-    /// request of each connection; `None` if none completed.
+    /// request of each connection; `None` if none completed. The process method measures it in
+    /// the child, so starting a process shows in the throughput, not here.
     pub latency: Option<Latency>,
     /// The most connections in progress at once, as the client counted them.
     pub peak_in_flight: usize,
