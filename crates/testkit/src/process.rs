@@ -36,7 +36,7 @@ pub struct Exit {
 }
 
 impl ServerProcess {
-    /// Starts `binary --port 0 <args>` and waits until it prints its ready line (signal handlers
+    /// Starts `binary <args> --port 0` and waits until it prints its ready line (signal handlers
     /// installed, about to accept).
     ///
     /// # Panics
@@ -44,7 +44,8 @@ impl ServerProcess {
     /// If it cannot be started, or does not print its address and ready line within the watchdog.
     pub fn start(binary: &str, args: &[&str]) -> ServerProcess {
         let mut command = Command::new(binary);
-        command.args(["--port", "0"]).args(args);
+        // After the arguments, which may begin with a subcommand (`timelab serve`).
+        command.args(args).args(["--port", "0"]);
         ServerProcess::spawn(command)
     }
 
@@ -61,8 +62,8 @@ impl ServerProcess {
             .arg("-c")
             .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
             .arg(binary)
-            .args(["--port", "0"])
-            .args(args);
+            .args(args)
+            .args(["--port", "0"]);
         ServerProcess::spawn(command)
     }
 
@@ -100,7 +101,10 @@ impl ServerProcess {
                 let lines = stderr_all.lock().expect("stderr lines").join("\n");
                 panic!("the server printed no ready line; stderr:\n{lines}");
             };
-            if let Some(rest) = line.strip_prefix("Listening on http://") {
+            // `Listening on http://127.0.0.1:7879`, or without the scheme for a server that
+            // does not speak HTTP (the TIME lab's).
+            if let Some(rest) = line.strip_prefix("Listening on ") {
+                let rest = rest.strip_prefix("http://").unwrap_or(rest);
                 addr = Some(rest.parse().expect("a socket address"));
             }
             // Printed once the signal handlers are installed.

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use poolbook_http::listener::stoppable;
 use poolbook_http::signals::stop_on_signals;
+use poolbook_timelab::async_server::{self, Flavor};
 use poolbook_timelab::client::{self, Method, Plan};
 use poolbook_timelab::protocol::PORT;
 use poolbook_timelab::server::{self, Config};
@@ -26,10 +27,19 @@ enum Command {
         /// Port to listen on (0 picks a free one).
         #[arg(long, default_value_t = PORT)]
         port: u16,
-        /// Worker threads.
+        /// How connections are served: on poolbook's pool, a thread each (the lab's server), or
+        /// as tasks on tokio's current-thread or multi-thread runtime.
+        #[arg(long, value_enum, default_value_t = Model::Pool)]
+        model: Model,
+        /// The listener's accept backlog: connections the kernel completes and holds until the
+        /// server accepts them (the lab's server had 1).
+        #[arg(long, default_value_t = 1024)]
+        backlog: i32,
+        /// Worker threads (the pool's, or the multi-thread runtime's).
         #[arg(long, default_value_t = Config::default().workers)]
         workers: usize,
-        /// Connections that may wait for a worker; more are told `ERR busy`.
+        /// Connections that may wait for a worker (pool), or be open at once (tokio); more are
+        /// told `ERR busy`.
         #[arg(long, default_value_t = Config::default().waiting)]
         waiting: usize,
         /// Seconds a connection may stay silent between requests.
@@ -98,6 +108,8 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Serve {
             port,
+            model,
+            backlog,
             workers,
             waiting,
             idle_timeout_s,
@@ -107,7 +119,7 @@ fn main() -> ExitCode {
                 waiting,
                 idle_timeout: Duration::from_secs(idle_timeout_s),
             };
-            serve(port, config)
+            serve(port, backlog, model, config)
         }
         Command::Client(args) => run_client(&args),
         Command::ClientChild {
@@ -163,18 +175,49 @@ fn run_client(args: &ClientArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn serve(port: u16, config: Config) -> ExitCode {
+/// The server models `timelab serve` can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Model {
+    /// poolbook's pool: a fixed number of workers and a bounded queue.
+    Pool,
+    /// A thread per connection, unbounded: the lab's own server.
+    Threads,
+    /// Tasks on tokio's current-thread runtime: single-threaded async I/O.
+    TokioCurrent,
+    /// Tasks on tokio's multi-thread runtime, with `--workers` threads.
+    TokioMulti,
+}
+
+/// Binds 127.0.0.1:`port` with an accept backlog of `backlog`.
+fn bind(port: u16, backlog: i32) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let listener = match TcpListener::bind(addr) {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    // A restarted server can bind while the old one's connections linger in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
+}
+
+fn serve(port: u16, backlog: i32, model: Model, config: Config) -> ExitCode {
+    let listener = match bind(port, backlog) {
         Ok(listener) => listener,
         Err(e) => {
-            eprintln!("cannot listen on {addr}: {e}");
+            eprintln!("cannot listen on 127.0.0.1:{port}: {e}");
             return ExitCode::FAILURE;
         }
     };
+    match model {
+        Model::Pool | Model::Threads => serve_blocking(&listener, model, config),
+        Model::TokioCurrent | Model::TokioMulti => serve_async(listener, model, config),
+    }
+}
+
+fn serve_blocking(listener: &TcpListener, model: Model, config: Config) -> ExitCode {
     let started = listener.local_addr().and_then(|addr| {
         println!("Listening on {addr}");
-        let (incoming, stop) = stoppable(&listener)?;
+        let (incoming, stop) = stoppable(listener)?;
         stop_on_signals(stop)?;
         Ok(incoming)
     });
@@ -188,6 +231,14 @@ fn serve(port: u16, config: Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if model == Model::Threads {
+        let (served, no_thread) =
+            server::serve_thread_per_connection(incoming, config.idle_timeout);
+        println!(
+            "Shut down after serving {served} connections; {no_thread} could not get a thread."
+        );
+        return ExitCode::SUCCESS;
+    }
     match server::serve(incoming, config) {
         Ok(metrics) => {
             println!(
@@ -201,4 +252,80 @@ fn serve(port: u16, config: Config) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn serve_async(listener: TcpListener, model: Model, config: Config) -> ExitCode {
+    let flavor = match model {
+        Model::TokioMulti => Flavor::MultiThread {
+            workers: config.workers,
+        },
+        _ => Flavor::CurrentThread,
+    };
+    let limits = async_server::Config {
+        max_connections: config.waiting,
+        idle_timeout: config.idle_timeout,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    if let Err(e) = on_signal(move || {
+        let _ = stop_tx.send(());
+    }) {
+        eprintln!("cannot set up the graceful shutdown: {e}");
+        return ExitCode::FAILURE;
+    }
+    match listener.local_addr() {
+        Ok(addr) => println!("Listening on {addr}"),
+        Err(e) => {
+            eprintln!("cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    println!("Ctrl-C or SIGTERM stops the server gracefully.");
+    let stop = async move {
+        let _ = stop_rx.await;
+    };
+    match async_server::run(listener, flavor, limits, stop) {
+        Ok(report) => {
+            println!(
+                "Shut down after serving {} connections; {} were refused as busy.",
+                report.served, report.refused
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Calls `stop` on the first SIGINT or SIGTERM; a second one ends the process at once.
+#[cfg(unix)]
+fn on_signal(stop: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::iterator::Signals;
+
+    let stopping = Arc::new(AtomicBool::new(false));
+    for signal in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(signal, 130, Arc::clone(&stopping))?;
+    }
+    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    std::thread::Builder::new()
+        .name("signals".to_owned())
+        .spawn(move || {
+            if let Some(signal) = signals.forever().next() {
+                eprintln!("Received signal {signal}: finishing open connections, then exiting.");
+                stopping.store(true, Ordering::SeqCst);
+                stop();
+            }
+        })?;
+    Ok(())
+}
+
+/// Signals are a Unix notion; elsewhere the server stops only when its process is ended.
+#[cfg(not(unix))]
+fn on_signal(_stop: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    Ok(())
 }
