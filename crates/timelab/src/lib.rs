@@ -14,7 +14,11 @@
 
 pub mod async_server;
 pub mod client;
+pub mod figures;
 pub mod measure;
+pub mod model;
 pub mod probe;
 pub mod protocol;
+pub mod results;
 pub mod server;
+pub mod sweep;

@@ -9,6 +9,7 @@ use poolbook_http::listener::stoppable;
 use poolbook_http::signals::stop_on_signals;
 use poolbook_timelab::async_server::{self, Flavor};
 use poolbook_timelab::client::{self, Method, Plan};
+use poolbook_timelab::model::Model;
 use poolbook_timelab::protocol::PORT;
 use poolbook_timelab::server::{self, Config};
 
@@ -173,19 +174,6 @@ fn run_client(args: &ClientArgs) -> ExitCode {
         print!("{report}");
     }
     ExitCode::SUCCESS
-}
-
-/// The server models `timelab serve` can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Model {
-    /// poolbook's pool: a fixed number of workers and a bounded queue.
-    Pool,
-    /// A thread per connection, unbounded: the lab's own server.
-    Threads,
-    /// Tasks on tokio's current-thread runtime: single-threaded async I/O.
-    TokioCurrent,
-    /// Tasks on tokio's multi-thread runtime, with `--workers` threads.
-    TokioMulti,
 }
 
 /// Binds 127.0.0.1:`port` with an accept backlog of `backlog`.

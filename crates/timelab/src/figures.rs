@@ -1,0 +1,1 @@
+//! The book's tables and plots, rendered from a sweep's data.

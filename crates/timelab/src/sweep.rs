@@ -1,0 +1,1 @@
+//! `timelab sweep`: runs every measurement the book shows and writes its data.
