@@ -5,8 +5,8 @@
 //! - **Multi-threaded async I/O** (tokio's multi-thread runtime): the same tasks, spread over a few
 //!   worker threads that steal work from each other.
 //!
-//! Each connection is a task, not a thread: a connection waiting for its next request costs a
-//! few hundred bytes of task state, not a thread and its stack. The protocol is the blocking
+//! Each connection is a task, not a thread: a connection waiting for its next request costs its
+//! task's state and a small line buffer, not a thread and its stack. The protocol is the blocking
 //! server's, byte for byte: both read a line and call [`protocol::respond`]. The number of open
 //! connections is bounded by a semaphore, and a connection beyond it is told
 //! [`BUSY`](protocol::BUSY), as the pool's queue bound does.
@@ -165,7 +165,9 @@ async fn accept_loop(
 async fn serve_connection(stream: TcpStream, idle_timeout: Duration) -> Served {
     let _ = stream.set_nodelay(true);
     let (reader, mut writer) = stream.into_split();
-    let mut reader = BufReader::new(reader);
+    // A request line is at most MAX_LINE bytes: tokio's default 8 KiB buffer would make every
+    // silent connection cost ten times what its task does.
+    let mut reader = BufReader::with_capacity(4 * protocol::MAX_LINE, reader);
     let mut served = Served::new();
     let mut buf = Vec::with_capacity(16);
     served.end = loop {

@@ -223,3 +223,39 @@ pub struct LabFailures {
     /// The runs, each failing run before its fix.
     pub runs: Vec<FailureRun>,
 }
+
+/// See [`TIME_FILE`].
+pub const IDLE_FILE: &str = "idle.json";
+
+/// One server model holding idle connections, and answering other clients meanwhile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdleRun {
+    /// How the server served.
+    pub model: Model,
+    /// Connections opened and left silent before the measured client started.
+    pub held: usize,
+    /// How many of them were still open when the measured client finished.
+    pub still_open: usize,
+    /// The server's threads while holding them, before the measured client started.
+    pub server_threads: Option<u64>,
+    /// The server's open descriptors at the same moment.
+    pub server_descriptors: Option<u64>,
+    /// The server's resident memory at the same moment, in KiB (`VmRSS`).
+    pub server_rss_kib: Option<u64>,
+    /// What a client making requests meanwhile measured.
+    pub report: Report,
+}
+
+/// Each server model with many connections open and silent: what holding them costs, and
+/// whether other clients are still answered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdleSweep {
+    /// Where it ran.
+    pub machine: Machine,
+    /// How the servers were set up (the same as the TIME sweep's, apart from the idle timeout).
+    pub settings: TimeSettings,
+    /// How long a server lets a connection stay silent, in seconds.
+    pub idle_timeout_s: u64,
+    /// The runs, one per model.
+    pub runs: Vec<IdleRun>,
+}

@@ -12,13 +12,13 @@
 
 use std::fmt;
 use std::io::{self, BufRead, BufReader, Read};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -26,11 +26,11 @@ use serde::Serialize;
 use crate::client::Method;
 use crate::measure::Report;
 use crate::model::Model;
-use crate::probe::Sampler;
+use crate::probe::{self, Pid, Sampler};
 use crate::results::{
-    FAILURES_FILE, FailureRun, HTTP_FILE, HttpRun, HttpServer, HttpSettings, HttpSweep,
-    LabFailures, Machine, TIME_FILE, TimeRun, TimeSettings, TimeSweep, WrkErrors, WrkLatency,
-    WrkResult,
+    FAILURES_FILE, FailureRun, HTTP_FILE, HttpRun, HttpServer, HttpSettings, HttpSweep, IDLE_FILE,
+    IdleRun, IdleSweep, LabFailures, Machine, TIME_FILE, TimeRun, TimeSettings, TimeSweep,
+    WrkErrors, WrkLatency, WrkResult,
 };
 use crate::server::Config;
 
@@ -50,6 +50,8 @@ pub enum Part {
     Http,
     /// The lab's failures, made on purpose, and their fixes ([`FAILURES_FILE`]).
     Failures,
+    /// Each TIME model holding many silent connections ([`IDLE_FILE`]).
+    Idle,
 }
 
 /// How big the runs are.
@@ -102,6 +104,35 @@ impl fmt::Display for SweepError {
 
 impl std::error::Error for SweepError {}
 
+/// Set in the environment of a sweep that has raised its own descriptor limit.
+const RAISED_MARK: &str = "TIMELAB_SWEEP_LIMIT_RAISED";
+
+/// Runs this program again, with the same arguments, under a raised descriptor limit
+/// ([`Limit::Raised`]), unless this is that run already; returns only if it cannot.
+///
+/// The sweep holds a thousand connections itself (the idle part); the servers and clients it
+/// starts raise their own limits.
+#[cfg(unix)]
+pub fn raise_own_limit() -> io::Result<()> {
+    use std::os::unix::process::CommandExt;
+
+    if std::env::var_os(RAISED_MARK).is_some() {
+        return Ok(());
+    }
+    let program = std::env::current_exe()?;
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    Err(Limit::Raised
+        .command(&program, &args)
+        .env(RAISED_MARK, "1")
+        .exec())
+}
+
+/// Off Unix there is no `ulimit` to raise.
+#[cfg(not(unix))]
+pub fn raise_own_limit() -> io::Result<()> {
+    Ok(())
+}
+
 /// Makes the measurements `options` asks for and writes their JSON files; returns the paths
 /// written.
 ///
@@ -119,6 +150,7 @@ pub fn run(options: &Options) -> Result<Vec<PathBuf>, SweepError> {
             Part::Time => write(&options.out, TIME_FILE, &time_sweep(options, &progress)?)?,
             Part::Http => write(&options.out, HTTP_FILE, &http_sweep(options, &progress)?)?,
             Part::Failures => write(&options.out, FAILURES_FILE, &failures(options, &progress)?)?,
+            Part::Idle => write(&options.out, IDLE_FILE, &idle_sweep(options, &progress)?)?,
         };
         written.push(path);
     }
@@ -206,6 +238,20 @@ fn time_sweep(options: &Options, progress: &Progress) -> Result<TimeSweep, Sweep
 }
 
 fn time_server_args(model: Model, backlog: i32, settings: &TimeSettings) -> Vec<String> {
+    time_server_args_idle(
+        model,
+        backlog,
+        settings,
+        Config::default().idle_timeout.as_secs(),
+    )
+}
+
+fn time_server_args_idle(
+    model: Model,
+    backlog: i32,
+    settings: &TimeSettings,
+    idle_timeout_s: u64,
+) -> Vec<String> {
     [
         "serve",
         "--model",
@@ -216,6 +262,8 @@ fn time_server_args(model: Model, backlog: i32, settings: &TimeSettings) -> Vec<
         &settings.server_workers.to_string(),
         "--waiting",
         &settings.server_waiting.to_string(),
+        "--idle-timeout-s",
+        &idle_timeout_s.to_string(),
         "--port",
         "0",
     ]
@@ -455,6 +503,101 @@ fn failures(options: &Options, progress: &Progress) -> Result<LabFailures, Sweep
         machine: machine(),
         runs,
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idle connections.
+
+/// How long the idle sweep waits for a server to accept the connections held open.
+const ACCEPT_WAIT: Duration = Duration::from_secs(10);
+
+fn idle_sweep(options: &Options, progress: &Progress) -> Result<IdleSweep, SweepError> {
+    let (_, settings) = time_settings(options.scale);
+    // Silence must outlast the measured client, so that no server frees a worker by timing a
+    // held connection out while it is measured.
+    let (held, idle_timeout_s, duration_s, timeout_ms) = match options.scale {
+        Scale::Full => (1000, 60, 3.0, 2000),
+        Scale::Quick => (4, 10, 0.2, 1000),
+    };
+    progress.add(Model::ALL.len());
+    let mut runs = Vec::new();
+    for model in Model::ALL {
+        let server = Server::start(
+            "TIME",
+            &options.timelab,
+            &time_server_args_idle(model, settings.backlog, &settings, idle_timeout_s),
+            Limit::Raised,
+        )?;
+        let baseline = probe::open_descriptors(Pid::Other(server.pid())).unwrap_or(0);
+        let connections = (0..held)
+            .map(|_| TcpStream::connect(server.addr))
+            .collect::<io::Result<Vec<TcpStream>>>()
+            .map_err(|e| SweepError::Io(format!("cannot hold {held} connections open"), e))?;
+        // The server accepts them at its own pace; count what holding them costs once it has.
+        let accepted = Instant::now() + ACCEPT_WAIT;
+        while probe::open_descriptors(Pid::Other(server.pid())).unwrap_or(0)
+            < baseline + held as u64
+            && Instant::now() < accepted
+        {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let pid = Pid::Other(server.pid());
+        let (server_threads, server_descriptors, server_rss_kib) = (
+            probe::threads(pid),
+            probe::open_descriptors(pid).ok(),
+            resident_kib(server.pid()),
+        );
+        let report = ClientRun {
+            method: Method::Pool,
+            addr: server.addr,
+            requests: settings.max_requests,
+            concurrency: 10.min(held.max(2)),
+            duration_s: Some(duration_s),
+            timeout_ms,
+            leak_children: false,
+            server_pid: Some(server.pid()),
+            limit: Limit::Raised,
+        }
+        .run(&options.timelab)?;
+        let still_open = connections.iter().filter(|c| is_open(c)).count();
+        drop(connections);
+        server.stop()?;
+        progress.ran(&format!(
+            "TIME {model} server holding {held} silent connections ({} threads, {} KiB): {}",
+            server_threads.map_or("-".to_owned(), |t| t.to_string()),
+            server_rss_kib.map_or("-".to_owned(), |k| k.to_string()),
+            summary(&report)
+        ));
+        runs.push(IdleRun {
+            model,
+            held,
+            still_open,
+            server_threads,
+            server_descriptors,
+            server_rss_kib,
+            report,
+        });
+    }
+    Ok(IdleSweep {
+        machine: machine(),
+        settings,
+        idle_timeout_s,
+        runs,
+    })
+}
+
+/// Whether the server has neither closed `stream` nor written to it: a read finds nothing yet.
+fn is_open(stream: &TcpStream) -> bool {
+    let mut byte = [0; 1];
+    stream.set_nonblocking(true).is_ok()
+        && matches!((&*stream).read(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+}
+
+/// A process's resident memory (`VmRSS` in `/proc/<pid>/status`), in KiB.
+fn resident_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 // ---------------------------------------------------------------------------------------------
