@@ -5,11 +5,13 @@
 //! time it is called, until some connection closes. A loop that stops at the first error (the
 //! Rust Book's `stream.unwrap()`) takes the server down; a loop that just logs and goes on spins a
 //! core and floods its log. This module gives the loop what it needs to do better: a way to tell
-//! that error from the others, a descriptor held in reserve to answer one client at a time, and a
-//! back-off for when even that is gone.
+//! that error from the others, a descriptor held in reserve to answer one client at a time, a
+//! back-off for when even that is gone, and [`Guarded`], which puts the three together around
+//! the connections an accept loop takes.
 
 use std::fs::File;
 use std::io;
+use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
@@ -161,9 +163,139 @@ impl Default for Exhaustion {
 }
 // ANCHOR_END: backoff
 
+// ANCHOR: guarded
+/// The connections an accept loop takes, guarded against running out of descriptors: an
+/// iterator over the streams `incoming` accepts, which deals with its errors itself.
+///
+/// On an exhaustion error it releases the [`Reserve`], accepts one more client with the freed
+/// descriptor and hands it to `refuse`, to be told the server is busy; when no descriptor was in
+/// reserve, it backs off instead ([`Exhaustion`]). Any other error is logged and passed over.
+/// It ends when `incoming` does.
+#[derive(Debug)]
+pub struct Guarded<I, R> {
+    incoming: I,
+    refuse: R,
+    reserve: Reserve,
+    exhaustion: Exhaustion,
+}
+
+impl<I, R> Guarded<I, R>
+where
+    I: Iterator<Item = io::Result<TcpStream>>,
+    R: FnMut(TcpStream),
+{
+    /// Guards `incoming`, taking a descriptor into reserve now; `refuse` is given each client
+    /// accepted through the reserve.
+    pub fn new(incoming: impl IntoIterator<IntoIter = I>, refuse: R) -> Guarded<I, R> {
+        Guarded {
+            incoming: incoming.into_iter(),
+            refuse,
+            reserve: Reserve::new(),
+            exhaustion: Exhaustion::new(),
+        }
+    }
+}
+
+impl<I, R> Iterator for Guarded<I, R>
+where
+    I: Iterator<Item = io::Result<TcpStream>>,
+    R: FnMut(TcpStream),
+{
+    type Item = TcpStream;
+
+    fn next(&mut self) -> Option<TcpStream> {
+        loop {
+            match self.incoming.next()? {
+                Ok(stream) => {
+                    self.exhaustion.accepted();
+                    return Some(stream);
+                }
+                Err(e) if is_exhaustion(&e) => {
+                    self.exhaustion.failed(&e);
+                    if self.reserve.release() {
+                        // The one free descriptor goes to the next client, to tell it to come
+                        // back. If that `accept` fails too, there is no client to tell.
+                        if let Ok(stream) = self.incoming.next()? {
+                            (self.refuse)(stream);
+                            self.exhaustion.turned_away();
+                        }
+                    } else {
+                        self.exhaustion.back_off();
+                    }
+                    self.reserve.refill();
+                }
+                // A client that reset before it was accepted, say: nothing lasting.
+                Err(e) => eprintln!("accept failed: {e}"),
+            }
+        }
+    }
+}
+// ANCHOR_END: guarded
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{SocketAddr, TcpListener};
+
+    /// `n` accepted loopback connections (server side), with the clients kept open beside them.
+    fn accepted(n: usize) -> (Vec<TcpStream>, Vec<TcpStream>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let clients: Vec<_> = (0..n).map(|_| TcpStream::connect(addr).unwrap()).collect();
+        let servers = (0..n).map(|_| listener.accept().unwrap().0).collect();
+        (servers, clients)
+    }
+
+    fn peers(streams: &[TcpStream]) -> Vec<SocketAddr> {
+        streams.iter().map(|s| s.peer_addr().unwrap()).collect()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_client_after_an_exhaustion_error_is_refused_through_the_reserve() {
+        let (servers, _clients) = accepted(2);
+        let expected = peers(&servers);
+        let mut servers = servers.into_iter();
+        let incoming = [
+            Err(io::Error::from_raw_os_error(libc::EMFILE)),
+            Ok(servers.next().unwrap()),
+            Ok(servers.next().unwrap()),
+        ];
+        let mut refused = Vec::new();
+        let mut guarded = Guarded::new(incoming, |stream| refused.push(stream));
+        let served: Vec<_> = guarded.by_ref().collect();
+        assert!(guarded.reserve.is_held(), "the reserve is taken back");
+        assert!(
+            !guarded.exhaustion.is_ongoing(),
+            "the next success ends the episode"
+        );
+        drop(guarded);
+        assert_eq!(peers(&refused), expected[..1]);
+        assert_eq!(peers(&served), expected[1..]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_connections_end_when_incoming_ends_during_an_episode() {
+        let incoming = [Err(io::Error::from_raw_os_error(libc::EMFILE))];
+        let mut refusals = 0;
+        assert_eq!(Guarded::new(incoming, |_| refusals += 1).count(), 0);
+        assert_eq!(refusals, 0);
+    }
+
+    #[test]
+    fn other_errors_are_passed_over() {
+        let (servers, _clients) = accepted(1);
+        let expected = peers(&servers);
+        let incoming = [
+            Err(io::Error::from(io::ErrorKind::ConnectionAborted)),
+            Ok(servers.into_iter().next().unwrap()),
+        ];
+        let mut guarded = Guarded::new(incoming, |_| panic!("nothing is refused"));
+        let served: Vec<_> = guarded.by_ref().collect();
+        assert!(!guarded.exhaustion.is_ongoing());
+        assert_eq!(peers(&served), expected);
+    }
 
     #[test]
     fn exhaustion_is_told_from_other_errors() {

@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use poolbook_http::{ConnectionConfig, Request, Response, Status, handle_connection_with};
 
-use accept::{Exhaustion, Reserve};
 use pool::{Metrics, Policy, PoolCreationError, ThreadPool};
 
 /// How many connections the server serves at once, and how many more it lets wait.
@@ -146,6 +145,7 @@ where
         .capacity(REFUSALS_WAITING)
         .policy(Policy::Reject)
         .build()?;
+    // ANCHOR: accept-loop
     let refuse = |stream: TcpStream| {
         let refusal = refusal_config();
         // If even the refusals are queued full, the job comes back and is dropped, closing the
@@ -154,41 +154,7 @@ where
             handle_connection_with(stream, &|_: &Request| busy(), &refusal);
         });
     };
-    // ANCHOR: accept-loop
-    let mut reserve = Reserve::new();
-    let mut exhaustion = Exhaustion::new();
-    let mut incoming = incoming.into_iter();
-    while let Some(accepted) = incoming.next() {
-        let stream = match accepted {
-            Ok(stream) => {
-                exhaustion.accepted();
-                stream
-            }
-            Err(e) if accept::is_exhaustion(&e) => {
-                exhaustion.failed(&e);
-                if reserve.release() {
-                    // The one free descriptor goes to the next client, to tell it to come back.
-                    match incoming.next() {
-                        Some(Ok(stream)) => {
-                            refuse(stream);
-                            exhaustion.turned_away();
-                        }
-                        Some(Err(_)) => {}
-                        None => break,
-                    }
-                } else {
-                    exhaustion.back_off();
-                }
-                reserve.refill();
-                continue;
-            }
-            Err(e) => {
-                // A client that reset before it was accepted, say: nothing lasting.
-                eprintln!("accept failed: {e}");
-                continue;
-            }
-        };
-        // ANCHOR_END: accept-loop
+    for stream in accept::Guarded::new(incoming, &refuse) {
         // A refused job comes back with the stream inside it, out of reach: this second handle
         // on the same socket is what answers it then. Without one (no descriptor to spare), a
         // refused connection is simply closed.
@@ -205,6 +171,7 @@ where
             }
         }
     }
+    // ANCHOR_END: accept-loop
     // Wait for every accepted connection to be answered, then read the figures: no job is left
     // to change them. Dropping the pools then only joins idle threads.
     pool.close();

@@ -9,7 +9,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::{Duration, Instant, SystemTime};
 
-use ch11_hardened::accept::{self, Exhaustion, Reserve};
+use ch11_hardened::accept;
 use ch11_hardened::pool::{Metrics, Policy, PoolCreationError, ThreadPool};
 
 use crate::protocol::{BUSY, serve_connection};
@@ -66,37 +66,7 @@ where
     let refuse = |stream: TcpStream| {
         let _ = refusals.execute(move || refuse(&stream));
     };
-    let mut reserve = Reserve::new();
-    let mut exhaustion = Exhaustion::new();
-    let mut incoming = incoming.into_iter();
-    while let Some(accepted) = incoming.next() {
-        let stream = match accepted {
-            Ok(stream) => {
-                exhaustion.accepted();
-                stream
-            }
-            Err(e) if accept::is_exhaustion(&e) => {
-                exhaustion.failed(&e);
-                if reserve.release() {
-                    match incoming.next() {
-                        Some(Ok(stream)) => {
-                            refuse(stream);
-                            exhaustion.turned_away();
-                        }
-                        Some(Err(_)) => {}
-                        None => break,
-                    }
-                } else {
-                    exhaustion.back_off();
-                }
-                reserve.refill();
-                continue;
-            }
-            Err(e) => {
-                eprintln!("accept failed: {e}");
-                continue;
-            }
-        };
+    for stream in accept::Guarded::new(incoming, &refuse) {
         let spare = stream.try_clone();
         let idle_timeout = config.idle_timeout;
         if let Err(refused) = pool.execute(move || serve_stream(&stream, idle_timeout)) {
