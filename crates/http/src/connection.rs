@@ -186,16 +186,24 @@ impl Write for Deadline<'_> {
 }
 // ANCHOR_END: deadline
 
-/// Closes our side for writing, then reads and discards what the client still sends, within a
-/// byte and time budget. Closing a socket with unread input makes the kernel send a reset, and a
-/// client that gets the reset before reading may never see the error response we just wrote.
+/// [`linger_for`] with the budget every HTTP connection gets.
 fn linger(stream: &TcpStream) {
+    linger_for(stream, Duration::from_secs(2));
+}
+
+/// Closes our side of `stream` for writing, then reads and discards what the client still sends,
+/// for at most `budget` and a mebibyte, before the caller closes the socket.
+///
+/// Closing a socket with unread input makes the kernel send a reset, and a client that gets the
+/// reset before reading may never see the reply just written to it: call this after writing a
+/// reply to a request that was not read to its end (an error, a refusal). It returns early when
+/// the client closes its side, or on any error.
+pub fn linger_for(stream: &TcpStream, budget: Duration) {
     const MAX_DISCARD: usize = 1024 * 1024;
-    const MAX_TIME: Duration = Duration::from_secs(2);
     if stream.shutdown(Shutdown::Write).is_err() {
         return;
     }
-    let deadline = Instant::now() + MAX_TIME;
+    let deadline = Instant::now() + budget;
     let mut buf = [0; 8192];
     let mut discarded = 0;
     while discarded < MAX_DISCARD {
@@ -233,6 +241,18 @@ mod tests {
             response_timeout: Some(Duration::from_millis(300)),
             ..ConnectionConfig::default()
         }
+    }
+
+    #[test]
+    fn lingering_discards_what_the_client_sends_until_it_closes() {
+        let (server, mut client) = pair();
+        client.write_all(&[b'x'; 10_000]).unwrap();
+        client.shutdown(Shutdown::Write).unwrap();
+        // The budget is only a watchdog here: the client's close is what ends the linger.
+        linger_for(&server, Duration::from_secs(30));
+        let mut rest = Vec::new();
+        client.read_to_end(&mut rest).unwrap();
+        assert!(rest.is_empty(), "the server's side is closed for writing");
     }
 
     #[test]

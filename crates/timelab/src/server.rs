@@ -5,12 +5,13 @@
 //! told [`BUSY`](crate::protocol::BUSY) by a one-thread refusal pool, as the HTTP server does
 //! (chapter 9), and running out of descriptors is survived with stage 11's reserve and back-off.
 
-use std::io::{self, BufReader, Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::time::{Duration, Instant, SystemTime};
+use std::io::{self, BufReader, Write};
+use std::net::TcpStream;
+use std::time::{Duration, SystemTime};
 
 use ch11_hardened::accept;
 use ch11_hardened::pool::{Metrics, Policy, PoolCreationError, ThreadPool};
+use poolbook_http::connection::linger_for;
 
 use crate::protocol::{BUSY, serve_connection};
 
@@ -99,23 +100,10 @@ fn serve_stream(stream: &TcpStream, idle_timeout: Duration) {
 /// with its request unread does not reset the connection before the reply is read.
 fn refuse(stream: &TcpStream) {
     let budget = Duration::from_millis(500);
-    if stream.set_write_timeout(Some(budget)).is_err()
-        || (&mut &*stream).write_all(BUSY.as_bytes()).is_err()
-        || stream.shutdown(Shutdown::Write).is_err()
+    if stream.set_write_timeout(Some(budget)).is_ok()
+        && (&mut &*stream).write_all(BUSY.as_bytes()).is_ok()
     {
-        return;
-    }
-    let deadline = Instant::now() + budget;
-    let mut buf = [0; 512];
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
-            return;
-        }
-        match (&mut &*stream).read(&mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
+        linger_for(stream, budget);
     }
 }
 
