@@ -9,6 +9,7 @@ pub mod connection;
 pub mod hello;
 pub mod listener;
 pub mod request;
+pub mod resources;
 pub mod response;
 pub mod signals;
 pub mod static_files;

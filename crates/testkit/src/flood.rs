@@ -9,6 +9,10 @@ use std::sync::Arc;
 
 use crate::{Gate, WATCHDOG, parse_reply};
 
+/// The soft limit on open descriptors for this process (Linux only), which the flood example
+/// prints beside the threads a flood costs.
+pub use poolbook_http::resources::open_files_limit;
+
 /// Connections that each sent `GET /block` and wait for the answer.
 pub struct Flood {
     addr: SocketAddr,
@@ -69,15 +73,4 @@ impl Flood {
             })
             .collect()
     }
-}
-
-/// The soft limit on open descriptors for this process, from `/proc/self/limits` (Linux only).
-pub fn open_files_limit() -> Option<u64> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line["Max open files".len()..]
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+/// The soft limit on open descriptors of this process, which a client report records.
+pub use poolbook_http::resources::open_files_limit;
+
 /// How often the [`Sampler`] looks: often enough to see a burst of threads that lives for a few
 /// tens of milliseconds, rarely enough to cost nothing a run could measure.
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(10);
@@ -33,26 +36,6 @@ impl Pid {
             Pid::Other(pid) => PathBuf::from(format!("/proc/{pid}")),
         }
     }
-}
-
-/// The soft limit on open descriptors (`ulimit -n`, `RLIMIT_NOFILE`) of this process, from
-/// `/proc/self/limits`; `None` if it cannot be read, or is unlimited, or off Linux.
-pub fn open_files_limit() -> Option<u64> {
-    if !cfg!(target_os = "linux") {
-        return None;
-    }
-    parse_open_files_limit(&std::fs::read_to_string("/proc/self/limits").ok()?)
-}
-
-/// The soft limit from the text of a `limits` file: the first number on its `Max open files` line.
-fn parse_open_files_limit(limits: &str) -> Option<u64> {
-    limits
-        .lines()
-        .find_map(|line| line.strip_prefix("Max open files"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// The `Threads:` figure of a `status` file.
@@ -257,18 +240,6 @@ impl Drop for Sampler {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_soft_limit_is_the_first_figure() {
-        let limits = "Limit                     Soft Limit           Hard Limit           Units     \n\
-                      Max processes             63704                63704                processes \n\
-                      Max open files            1024                 524288               files     \n";
-        assert_eq!(parse_open_files_limit(limits), Some(1024));
-        let unlimited =
-            "Max open files            unlimited            unlimited            files\n";
-        assert_eq!(parse_open_files_limit(unlimited), None);
-        assert_eq!(parse_open_files_limit(""), None);
-    }
 
     #[test]
     fn threads_come_from_the_status_line() {
