@@ -1,7 +1,7 @@
 //! The book's tables and plots, rendered from a sweep's data.
 //!
 //! `timelab sweep` stores what it measured as JSON ([`crate::results`]); [`render`] turns the
-//! three files into the SVG plots and Markdown tables the book includes, and [`write()`] saves
+//! four files into the SVG plots and Markdown tables the book includes, and [`write()`] saves
 //! them.
 //! The book shows the rendered files, committed, so they must not change unless the data does:
 //! rendering is pure, and the bytes are the same on every machine. That is why
@@ -28,8 +28,8 @@ use crate::client::Method;
 use crate::measure::{ErrorCounts, ErrorKind, Report};
 use crate::model::Model;
 use crate::results::{
-    FAILURES_FILE, HTTP_FILE, HttpRun, HttpSweep, LabFailures, Machine, TIME_FILE, TimeSweep,
-    WrkErrors,
+    FAILURES_FILE, HTTP_FILE, HttpRun, HttpSweep, IDLE_FILE, IdleSweep, LabFailures, Machine,
+    TIME_FILE, TimeSweep, WrkErrors,
 };
 
 /// The command that renders the figures again, for messages that ask for it.
@@ -45,16 +45,20 @@ pub const HTTP_SVG: &str = "http.svg";
 pub const TIME_MD: &str = "time.md";
 /// The HTTP sweep as a table.
 pub const HTTP_MD: &str = "http.md";
-/// Each of the lab's failures beside its fix.
-pub const FAILURES_MD: &str = "failures.md";
+/// Each of the lab's failures beside its fix, one file per failure: `failures-<id>.md`, so that
+/// the book can explain each one between its tables.
+pub const FAILURES_MD_PREFIX: &str = "failures-";
+/// Each TIME model holding many silent connections.
+pub const IDLE_MD: &str = "idle.md";
 /// The machines the sweeps ran on.
 pub const MACHINE_MD: &str = "machine.md";
 
 /// One rendered file: its name in the output folder and what it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Figure {
-    /// The file name, one of this module's `*_SVG` and `*_MD` constants.
-    pub name: &'static str,
+    /// The file name: one of this module's `*_SVG` and `*_MD` constants, or
+    /// [`FAILURES_MD_PREFIX`], a failure's id and `.md`.
+    pub name: String,
     /// The whole file, first line included (which says it is generated).
     pub contents: String,
 }
@@ -103,8 +107,8 @@ impl fmt::Display for FigureError {
         match self {
             FigureError::Missing { path } => write!(
                 f,
-                "{} is missing: the figures need {TIME_FILE}, {HTTP_FILE} and {FAILURES_FILE}, \
-                 which `timelab sweep` writes",
+                "{} is missing: the figures need {TIME_FILE}, {HTTP_FILE}, {FAILURES_FILE} and \
+                 {IDLE_FILE}, which `timelab sweep` writes",
                 path.display()
             ),
             FigureError::Read { path, source } => {
@@ -135,51 +139,71 @@ impl std::error::Error for FigureError {
     }
 }
 
-/// Reads `time.json`, `http.json` and `failures.json` from `data_dir` and renders every figure,
-/// without writing anything.
+/// The data every figure is rendered from: the four files a full sweep writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Data {
+    /// `time.json`.
+    pub time: TimeSweep,
+    /// `http.json`.
+    pub http: HttpSweep,
+    /// `failures.json`.
+    pub failures: LabFailures,
+    /// `idle.json`.
+    pub idle: IdleSweep,
+}
+
+/// Reads `time.json`, `http.json`, `failures.json` and `idle.json` from `data_dir` and renders
+/// every figure, without writing anything.
 pub fn render(data_dir: &Path) -> Result<Vec<Figure>, FigureError> {
-    let time: TimeSweep = load(&data_dir.join(TIME_FILE))?;
-    let http: HttpSweep = load(&data_dir.join(HTTP_FILE))?;
-    let failures: LabFailures = load(&data_dir.join(FAILURES_FILE))?;
-    render_sweeps(&time, &http, &failures)
+    let data = Data {
+        time: load(&data_dir.join(TIME_FILE))?,
+        http: load(&data_dir.join(HTTP_FILE))?,
+        failures: load(&data_dir.join(FAILURES_FILE))?,
+        idle: load(&data_dir.join(IDLE_FILE))?,
+    };
+    render_sweeps(&data)
 }
 
 /// Renders every figure from sweeps already read: the plots first, then the tables.
-pub fn render_sweeps(
-    time: &TimeSweep,
-    http: &HttpSweep,
-    failures: &LabFailures,
-) -> Result<Vec<Figure>, FigureError> {
-    Ok(vec![
+pub fn render_sweeps(data: &Data) -> Result<Vec<Figure>, FigureError> {
+    let Data {
+        time,
+        http,
+        failures,
+        idle,
+    } = data;
+    let mut figures = vec![
         Figure {
-            name: TIME_THROUGHPUT_SVG,
+            name: TIME_THROUGHPUT_SVG.to_owned(),
             contents: time_plot(time, TimeMetric::Throughput)?,
         },
         Figure {
-            name: TIME_P99_SVG,
+            name: TIME_P99_SVG.to_owned(),
             contents: time_plot(time, TimeMetric::P99)?,
         },
         Figure {
-            name: HTTP_SVG,
+            name: HTTP_SVG.to_owned(),
             contents: http_plot(http)?,
         },
         Figure {
-            name: TIME_MD,
+            name: TIME_MD.to_owned(),
             contents: time_tables(time),
         },
         Figure {
-            name: HTTP_MD,
+            name: HTTP_MD.to_owned(),
             contents: http_table(http),
         },
         Figure {
-            name: FAILURES_MD,
-            contents: failure_tables(failures),
+            name: IDLE_MD.to_owned(),
+            contents: idle_table(idle),
         },
         Figure {
-            name: MACHINE_MD,
-            contents: machine_table(time, http, failures),
+            name: MACHINE_MD.to_owned(),
+            contents: machine_table(data),
         },
-    ])
+    ];
+    figures.extend(failure_tables(failures));
+    Ok(figures)
 }
 
 /// Renders the figures from the data in `data_dir` and writes them into `out_dir` (made if
@@ -192,7 +216,7 @@ pub fn write(data_dir: &Path, out_dir: &Path) -> Result<Vec<PathBuf>, FigureErro
     })?;
     let mut written = Vec::with_capacity(figures.len());
     for figure in figures {
-        let path = out_dir.join(figure.name);
+        let path = out_dir.join(&figure.name);
         fs::write(&path, figure.contents).map_err(|source| FigureError::Write {
             path: path.clone(),
             source,
@@ -577,8 +601,9 @@ fn http_table(http: &HttpSweep) -> String {
     out
 }
 
-fn failure_tables(failures: &LabFailures) -> String {
-    let mut out = generated_note(FAILURES_FILE);
+/// One table per failure, in order of appearance, each in a file of its own.
+fn failure_tables(failures: &LabFailures) -> Vec<Figure> {
+    let mut figures = Vec::new();
     let mut ids: Vec<&str> = Vec::new();
     for run in &failures.runs {
         if !ids.contains(&run.failure.as_str()) {
@@ -614,9 +639,70 @@ fn failure_tables(failures: &LabFailures) -> String {
                 ]
             })
             .collect();
-        out.push_str(&format!("\n#### {id}\n\n"));
+        let mut out = generated_note(&format!("the `{id}` runs of {FAILURES_FILE}"));
+        out.push('\n');
         out.push_str(&table(&header, &rows));
+        figures.push(Figure {
+            name: format!("{FAILURES_MD_PREFIX}{id}.md"),
+            contents: out,
+        });
     }
+    figures
+}
+
+fn idle_table(idle: &IdleSweep) -> String {
+    let mut out = generated_note(IDLE_FILE);
+    let held = idle.runs.first().map_or(0, |run| run.held);
+    out.push_str(&format!(
+        "\n{} silent connections held (the servers' idle timeout: {} s), then a client of {} \
+         pool workers for {} s, a new connection per request, each with a {} ms timeout.\n\n",
+        count(held as u64),
+        count(idle.idle_timeout_s),
+        count(idle.client_workers as u64),
+        seconds(idle.client_duration_s),
+        count(idle.client_timeout_ms),
+    ));
+    let header = [
+        ("server", Align::Left),
+        ("still open", Align::Right),
+        ("threads", Align::Right),
+        ("descriptors", Align::Right),
+        ("memory (MiB)", Align::Right),
+        ("answered / issued", Align::Right),
+        ("requests/s", Align::Right),
+        ("p99 ms", Align::Right),
+        ("failed", Align::Left),
+    ];
+    let rows: Vec<Vec<String>> = idle
+        .runs
+        .iter()
+        .map(|run| {
+            let report = &run.report;
+            vec![
+                run.model.label().to_owned(),
+                format!(
+                    "{} / {}",
+                    count(run.still_open as u64),
+                    count(run.held as u64)
+                ),
+                maybe(run.server_threads),
+                maybe(run.server_descriptors),
+                run.server_rss_kib
+                    .map_or_else(|| "-".to_owned(), |kib| decimal(kib as f64 / 1024.0, 1)),
+                format!("{} / {}", count(report.completed), count(report.issued)),
+                rate(report.throughput_per_s),
+                report
+                    .latency
+                    .map_or_else(|| "-".to_owned(), |l| millis(l.p99_us as f64)),
+                error_kinds(&report.errors),
+            ]
+        })
+        .collect();
+    out.push_str(&table(&header, &rows));
+    out.push_str(
+        "\nThreads, descriptors and memory (resident): the server's, while holding the silent \
+         connections, before the client started.\n",
+    );
     out
 }
 
@@ -662,14 +748,17 @@ const MACHINE_FIELDS: [&str; 9] = [
     "timelab version",
 ];
 
-fn machine_table(time: &TimeSweep, http: &HttpSweep, failures: &LabFailures) -> String {
-    let mut out = generated_note(&format!("{TIME_FILE}, {HTTP_FILE} and {FAILURES_FILE}"));
+fn machine_table(data: &Data) -> String {
+    let mut out = generated_note(&format!(
+        "{TIME_FILE}, {HTTP_FILE}, {FAILURES_FILE} and {IDLE_FILE}"
+    ));
     // Each distinct machine once, with the files measured on it, in the order of the files.
     let mut machines: Vec<(&Machine, Vec<&str>)> = Vec::new();
     for (machine, file) in [
-        (&time.machine, TIME_FILE),
-        (&http.machine, HTTP_FILE),
-        (&failures.machine, FAILURES_FILE),
+        (&data.time.machine, TIME_FILE),
+        (&data.http.machine, HTTP_FILE),
+        (&data.failures.machine, FAILURES_FILE),
+        (&data.idle.machine, IDLE_FILE),
     ] {
         match machines.iter_mut().find(|(seen, _)| *seen == machine) {
             Some((_, files)) => files.push(file),
@@ -1136,7 +1225,7 @@ mod tests {
     use crate::measure::Latency;
     use crate::probe::Usage;
     use crate::results::{
-        FailureRun, HttpServer, HttpSettings, TimeRun, TimeSettings, WrkLatency, WrkResult,
+        FailureRun, HttpServer, HttpSettings, IdleRun, TimeRun, TimeSettings, WrkLatency, WrkResult,
     };
 
     fn machine() -> Machine {
@@ -1356,7 +1445,49 @@ mod tests {
     }
 
     fn rendered() -> Vec<Figure> {
-        render_sweeps(&time_sweep(), &http_sweep(), &lab_failures()).unwrap()
+        render_sweeps(&data()).unwrap()
+    }
+
+    fn data() -> Data {
+        Data {
+            time: time_sweep(),
+            http: http_sweep(),
+            failures: lab_failures(),
+            idle: idle_sweep(),
+        }
+    }
+
+    fn idle_sweep() -> IdleSweep {
+        let held = |model, threads, rss_kib, report| IdleRun {
+            model,
+            held: 1000,
+            still_open: 1000,
+            server_threads: Some(threads),
+            server_descriptors: Some(1_008),
+            server_rss_kib: Some(rss_kib),
+            report,
+        };
+        let mut starved = report(Method::Pool, 10, 0.0, None);
+        starved.issued = 20;
+        starved.completed = 0;
+        starved.errors.timed_out = 20;
+        IdleSweep {
+            machine: machine(),
+            settings: time_sweep().settings,
+            idle_timeout_s: 60,
+            client_workers: 10,
+            client_duration_s: 3.0,
+            client_timeout_ms: 2000,
+            runs: vec![
+                held(
+                    Model::Threads,
+                    1_002,
+                    17_192,
+                    report(Method::Pool, 10, 5_500.0, Some(10_362)),
+                ),
+                held(Model::Pool, 11, 3_736, starved),
+            ],
+        }
     }
 
     /// The table row whose cells start with `first` cells, split into cells.
@@ -1501,15 +1632,16 @@ mod tests {
     }
 
     #[test]
-    fn failures_are_grouped_by_id_in_order_of_appearance() {
+    fn each_failure_has_a_file_of_its_own_in_order_of_appearance() {
         let figures = rendered();
-        let failures = figure(&figures, FAILURES_MD);
-        let headings: Vec<&str> = failures
-            .lines()
-            .filter(|l| l.starts_with("#### "))
+        let names: Vec<&str> = figures
+            .iter()
+            .map(|figure| figure.name.as_str())
+            .filter(|name| name.starts_with(FAILURES_MD_PREFIX))
             .collect();
-        assert_eq!(headings, ["#### fd-limit", "#### backlog"]);
-        let fd = section(failures, "#### fd-limit");
+        assert_eq!(names, ["failures-fd-limit.md", "failures-backlog.md"]);
+        let fd = figure(&figures, "failures-fd-limit.md");
+        assert!(!fd.contains("backlog 1 "), "{fd}");
         assert_eq!(
             row(fd, &["failing"]),
             [
@@ -1525,8 +1657,40 @@ mod tests {
         );
         // No lowered limit: the report's own.
         assert_eq!(row(fd, &["fixed"])[3..7], ["none", "3,210", "104", "1,024"]);
-        let backlog = section(failures, "#### backlog");
+        let backlog = figure(&figures, "failures-backlog.md");
         assert_eq!(row(backlog, &["failing"])[3], "10 timed out");
+    }
+
+    #[test]
+    fn the_idle_table_shows_what_holding_costs_and_who_is_still_answered() {
+        let figures = rendered();
+        let idle = figure(&figures, IDLE_MD);
+        assert!(
+            idle.contains(
+                "1,000 silent connections held (the servers' idle timeout: 60 s), then a client \
+                 of 10 pool workers for 3 s, a new connection per request, each with a 2,000 ms \
+                 timeout."
+            ),
+            "{idle}"
+        );
+        assert_eq!(
+            row(idle, &["thread per connection"]),
+            [
+                "thread per connection",
+                "1,000 / 1,000",
+                "1,002",
+                "1,008",
+                "16.8",
+                "10,000 / 10,000",
+                "5,500",
+                "10.4",
+                "none"
+            ]
+        );
+        assert_eq!(
+            row(idle, &["pool (poolbook)"])[5..],
+            ["0 / 20", "0.0", "-", "20 timed out"]
+        );
     }
 
     #[test]
@@ -1550,10 +1714,10 @@ mod tests {
         );
         let mut http = http_sweep();
         http.machine.cpus = 8;
-        let figures = render_sweeps(&time_sweep(), &http, &lab_failures()).unwrap();
+        let figures = render_sweeps(&Data { http, ..data() }).unwrap();
         let machine_md = figure(&figures, MACHINE_MD);
         assert!(
-            machine_md.contains("|  | `time.json`, `failures.json` | `http.json` |"),
+            machine_md.contains("|  | `time.json`, `failures.json`, `idle.json` | `http.json` |"),
             "{machine_md}"
         );
         assert_eq!(
@@ -1635,7 +1799,7 @@ mod tests {
         assert_eq!(first, second);
         let mut time = time_sweep();
         time.runs[0].report.throughput_per_s *= 3.0;
-        let changed = render_sweeps(&time, &http_sweep(), &lab_failures()).unwrap();
+        let changed = render_sweeps(&Data { time, ..data() }).unwrap();
         assert_ne!(
             figure(&first, TIME_THROUGHPUT_SVG),
             figure(&changed, TIME_THROUGHPUT_SVG)
@@ -1671,7 +1835,7 @@ mod tests {
     }
 
     #[test]
-    fn render_reads_the_three_files_and_names_a_missing_or_broken_one() {
+    fn render_reads_the_four_files_and_names_a_missing_or_broken_one() {
         let dir = std::env::temp_dir().join(format!("timelab-figures-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let save = |name: &str, json: String| fs::write(dir.join(name), json).unwrap();
@@ -1695,10 +1859,14 @@ mod tests {
             FAILURES_FILE,
             serde_json::to_string(&lab_failures()).unwrap(),
         );
+        let error = render(&dir).unwrap_err();
+        assert!(error.to_string().contains("idle.json is missing"), "{error}");
+        save(IDLE_FILE, serde_json::to_string(&idle_sweep()).unwrap());
         assert_eq!(render(&dir).unwrap(), rendered());
         let out = dir.join("out");
         let written = write(&dir, &out).unwrap();
-        assert_eq!(written.len(), 7);
+        // Three plots, time, http, idle and machine tables, and a table per failure.
+        assert_eq!(written.len(), 9);
         assert_eq!(
             fs::read_to_string(out.join(TIME_MD)).unwrap(),
             figure(&rendered(), TIME_MD)

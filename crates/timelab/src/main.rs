@@ -1,6 +1,7 @@
 //! `timelab`: the TIME lab's server, and its clients with their measurements.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -9,9 +10,11 @@ use poolbook_http::listener::stoppable;
 use poolbook_http::signals::stop_on_signals;
 use poolbook_timelab::async_server::{self, Flavor};
 use poolbook_timelab::client::{self, Method, Plan};
+use poolbook_timelab::figures;
 use poolbook_timelab::model::Model;
 use poolbook_timelab::protocol::PORT;
 use poolbook_timelab::server::{self, Config};
+use poolbook_timelab::sweep::{self, Part, Scale};
 
 /// The TIME lab, redone.
 #[derive(Debug, Parser)]
@@ -50,6 +53,15 @@ enum Command {
     /// Makes TIME requests with a thread per connection, a thread pool, or a process per
     /// connection, and reports what happened.
     Client(ClientArgs),
+    /// Runs every measurement the book shows (TIME models under the lab's clients, the HTTP
+    /// stages under wrk, the lab's failures) and writes its data as JSON.
+    Sweep(SweepArgs),
+    /// Renders the book's tables and plots from a sweep's data.
+    Figures {
+        /// The folder with the sweep's JSON files; the figures are written beside them.
+        #[arg(long, default_value = DATA_DIR)]
+        data: PathBuf,
+    },
     /// One connection of the process method, run in a child process: prints its tally as JSON.
     #[command(name = client::CHILD_COMMAND, hide = true)]
     ClientChild {
@@ -63,6 +75,32 @@ enum Command {
         #[arg(long)]
         timeout_ms: u64,
     },
+}
+
+/// Where the book keeps the measurements it shows, from the workspace's root.
+const DATA_DIR: &str = "book/src/lab";
+
+/// The sweep's options.
+#[derive(Debug, Args)]
+struct SweepArgs {
+    /// The folder to write the JSON files to (and the figures, unless --no-figures).
+    #[arg(long, default_value = DATA_DIR)]
+    out: PathBuf,
+    /// Which measurements to make (all by default); the others' files are left alone.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Part>,
+    /// How big the runs are: the book's (full), or a check that the sweep works (quick).
+    #[arg(long, value_enum, default_value_t = Scale::Full)]
+    scale: Scale,
+    /// The folder with the HTTP stages' release binaries; by default this binary's own.
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// Write the data only, not the figures.
+    #[arg(long)]
+    no_figures: bool,
+    /// No progress bar or per-run lines.
+    #[arg(long)]
+    quiet: bool,
 }
 
 /// The client's options.
@@ -123,6 +161,8 @@ fn main() -> ExitCode {
             serve(port, backlog, model, config)
         }
         Command::Client(args) => run_client(&args),
+        Command::Sweep(args) => run_sweep(args),
+        Command::Figures { data } => render_figures(&data),
         Command::ClientChild {
             addr,
             requests,
@@ -131,6 +171,69 @@ fn main() -> ExitCode {
             let tally = client::connection(addr, requests, Duration::from_millis(timeout_ms));
             println!("{}", client::child_line(&tally));
             ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Runs the sweep, then renders its figures.
+fn run_sweep(args: SweepArgs) -> ExitCode {
+    if let Err(e) = sweep::raise_own_limit() {
+        eprintln!("timelab sweep: cannot raise the descriptor limit: {e}");
+        return ExitCode::FAILURE;
+    }
+    let here = match std::env::current_exe() {
+        Ok(path) => path,
+        Err(e) => {
+            eprintln!("timelab sweep: cannot find this program: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let bin_dir = args
+        .bin_dir
+        .or_else(|| here.parent().map(Path::to_path_buf))
+        .unwrap_or_default();
+    let options = sweep::Options {
+        out: args.out.clone(),
+        parts: if args.only.is_empty() {
+            vec![Part::Time, Part::Http, Part::Failures, Part::Idle]
+        } else {
+            args.only
+        },
+        scale: args.scale,
+        timelab: here,
+        bin_dir,
+        progress: !args.quiet,
+    };
+    match sweep::run(&options) {
+        Ok(paths) => {
+            for path in paths {
+                println!("wrote {}", path.display());
+            }
+        }
+        Err(e) => {
+            eprintln!("timelab sweep: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if args.no_figures {
+        ExitCode::SUCCESS
+    } else {
+        render_figures(&args.out)
+    }
+}
+
+/// Renders the figures from the data in `data`, beside it.
+fn render_figures(data: &Path) -> ExitCode {
+    match figures::write(data, data) {
+        Ok(paths) => {
+            for path in paths {
+                println!("wrote {}", path.display());
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("timelab figures: {e}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -256,6 +256,12 @@ pub struct IdleSweep {
     pub settings: TimeSettings,
     /// How long a server lets a connection stay silent, in seconds.
     pub idle_timeout_s: u64,
+    /// The measured client's pool workers.
+    pub client_workers: usize,
+    /// How long the measured client issued requests, in seconds.
+    pub client_duration_s: f64,
+    /// The measured client's limit on connecting and on each reply, in milliseconds.
+    pub client_timeout_ms: u64,
     /// The runs, one per model.
     pub runs: Vec<IdleRun>,
 }

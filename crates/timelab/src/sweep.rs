@@ -519,6 +519,7 @@ fn idle_sweep(options: &Options, progress: &Progress) -> Result<IdleSweep, Sweep
         Scale::Full => (1000, 60, 3.0, 2000),
         Scale::Quick => (4, 10, 0.2, 1000),
     };
+    let client_workers = 10.min(held.max(2));
     progress.add(Model::ALL.len());
     let mut runs = Vec::new();
     for model in Model::ALL {
@@ -551,7 +552,7 @@ fn idle_sweep(options: &Options, progress: &Progress) -> Result<IdleSweep, Sweep
             method: Method::Pool,
             addr: server.addr,
             requests: settings.max_requests,
-            concurrency: 10.min(held.max(2)),
+            concurrency: client_workers,
             duration_s: Some(duration_s),
             timeout_ms,
             leak_children: false,
@@ -582,6 +583,9 @@ fn idle_sweep(options: &Options, progress: &Progress) -> Result<IdleSweep, Sweep
         machine: machine(),
         settings,
         idle_timeout_s,
+        client_workers,
+        client_duration_s: duration_s,
+        client_timeout_ms: timeout_ms,
         runs,
     })
 }
