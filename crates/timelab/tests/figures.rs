@@ -31,7 +31,7 @@ fn committed_figures_match_the_committed_data() {
     let stale: Vec<String> = rendered
         .iter()
         .filter_map(|figure| {
-            let path = dir.join(figure.name);
+            let path = dir.join(&figure.name);
             match fs::read_to_string(&path) {
                 Ok(committed) if committed == figure.contents => None,
                 Ok(_) => Some(format!("{} differs", figure.name)),
