@@ -4,10 +4,10 @@
 //! limit, `accept` fails with `EMFILE`, "Too many open files", and goes on failing at once, every
 //! time it is called, until some connection closes. A loop that stops at the first error (the
 //! Rust Book's `stream.unwrap()`) takes the server down; a loop that just logs and goes on spins a
-//! core and floods its log. This module gives the loop what it needs to do better: a way to tell
-//! that error from the others, a descriptor held in reserve to answer one client at a time, a
-//! back-off for when even that is gone, and [`Guarded`], which puts the three together around
-//! the connections an accept loop takes.
+//! core and floods its log. This module gives the loop what it needs to do better: a descriptor
+//! held in reserve to answer one client at a time, a back-off for when even that is gone, and
+//! [`Guarded`], which puts them together around the connections an accept loop takes, telling
+//! that error from the others with [`poolbook_http::resources::is_exhaustion`].
 
 use std::fs::File;
 use std::io;
@@ -15,25 +15,7 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
-// ANCHOR: exhaustion
-/// Whether an `accept` error means a resource is exhausted: no descriptor left in the process
-/// (`EMFILE`) or the system (`ENFILE`), or no kernel memory for another socket (`ENOBUFS`,
-/// `ENOMEM`). Such errors last until load falls; retrying at once only spins.
-pub fn is_exhaustion(error: &io::Error) -> bool {
-    #[cfg(unix)]
-    {
-        matches!(
-            error.raw_os_error(),
-            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
-        )
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = error;
-        false
-    }
-}
-// ANCHOR_END: exhaustion
+use poolbook_http::resources::is_exhaustion;
 
 // ANCHOR: reserve
 /// One descriptor held back for the moment every other one is taken.
@@ -295,22 +277,6 @@ mod tests {
         let served: Vec<_> = guarded.by_ref().collect();
         assert!(!guarded.exhaustion.is_ongoing());
         assert_eq!(peers(&served), expected);
-    }
-
-    #[test]
-    fn exhaustion_is_told_from_other_errors() {
-        #[cfg(unix)]
-        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOBUFS, libc::ENOMEM] {
-            assert!(
-                is_exhaustion(&io::Error::from_raw_os_error(errno)),
-                "{errno}"
-            );
-        }
-        #[cfg(unix)]
-        assert!(!is_exhaustion(&io::Error::from_raw_os_error(
-            libc::ECONNABORTED
-        )));
-        assert!(!is_exhaustion(&io::Error::from(io::ErrorKind::Interrupted)));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::path::{Component, Path, PathBuf};
 use percent_encoding::percent_decode_str;
 
 use crate::request::Request;
+use crate::resources::is_exhaustion;
 use crate::response::{Response, Status};
 
 /// Serves the files below one folder, as `cargo run` does with the built book.
@@ -100,23 +101,6 @@ impl StaticFiles {
             Ok(page) => Response::html(Status::NOT_FOUND, page),
             Err(_) => Response::error(Status::NOT_FOUND, "no such file"),
         }
-    }
-}
-
-/// Whether a file-system error means the process or the system ran out of descriptors or
-/// memory (`EMFILE`, `ENFILE`, `ENOMEM`): a passing condition, not a missing file.
-fn is_exhaustion(e: &io::Error) -> bool {
-    #[cfg(unix)]
-    {
-        matches!(
-            e.raw_os_error(),
-            Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM)
-        )
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = e;
-        false
     }
 }
 
@@ -216,17 +200,6 @@ mod tests {
             files.handle(&request("/nope.html")).status,
             Status::NOT_FOUND
         );
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn running_out_of_descriptors_is_not_a_missing_file() {
-        for errno in [libc::EMFILE, libc::ENFILE, libc::ENOMEM] {
-            assert!(is_exhaustion(&io::Error::from_raw_os_error(errno)));
-        }
-        for errno in [libc::ENOENT, libc::EACCES, libc::ENOTDIR, libc::ELOOP] {
-            assert!(!is_exhaustion(&io::Error::from_raw_os_error(errno)));
-        }
     }
 
     #[cfg(unix)]

@@ -6,6 +6,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use poolbook_http::resources::is_out_of_descriptors;
 use serde::{Deserialize, Serialize};
 
 use crate::client::Method;
@@ -77,7 +78,7 @@ pub enum Step {
 // ANCHOR: classify
 /// The kind of an I/O error met at `step`.
 pub fn classify(error: &io::Error, step: Step) -> ErrorKind {
-    if is_too_many_open_files(error) {
+    if is_out_of_descriptors(error) {
         return ErrorKind::TooManyOpenFiles;
     }
     match error.kind() {
@@ -94,18 +95,6 @@ pub fn classify(error: &io::Error, step: Step) -> ErrorKind {
     }
 }
 // ANCHOR_END: classify
-
-fn is_too_many_open_files(error: &io::Error) -> bool {
-    #[cfg(unix)]
-    {
-        matches!(error.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = error;
-        false
-    }
-}
 
 /// Failed requests, by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -157,6 +157,9 @@ impl Probe {
     }
 }
 
+/// Whether no descriptor was left in this process (`EMFILE`) only: unlike
+/// [`poolbook_http::resources::is_out_of_descriptors`], not `ENFILE`, for a system out of
+/// descriptors says nothing of how many this process holds.
 fn is_out_of_descriptors(error: &io::Error) -> bool {
     #[cfg(unix)]
     {
