@@ -4,6 +4,7 @@
 //! mdBook does not fail a build over a broken `{{#include}}` or `{{#rustdoc_include}}`: it logs
 //! an error and leaves the directive in the page. This test is what turns that into a failure.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -46,6 +47,22 @@ fn the_book_builds_without_warnings_and_with_every_page() {
                 number + 1,
                 line.trim()
             ));
+        }
+    }
+
+    // Every relative link and image in every page leads to a file the build wrote: a plot the
+    // sweep did not render, or a chapter renamed under a link, is a broken page.
+    for page in html_files(&built.html_dir) {
+        let text = fs::read_to_string(&page).unwrap();
+        let targets: BTreeSet<&str> = local_targets(&text).into_iter().collect();
+        for target in targets {
+            let file = page.parent().unwrap().join(target);
+            if !file.exists() {
+                problems.push(format!(
+                    "{}: links to {target}, which the build did not write",
+                    page.display()
+                ));
+            }
         }
     }
 
@@ -92,6 +109,37 @@ fn page_for(source: &Path) -> PathBuf {
     } else {
         source.with_extension("html")
     }
+}
+
+/// The paths of the `href` and `src` attributes in `html` that name a file of the book itself:
+/// not another site, not a fragment of the same page; without their fragment or query.
+fn local_targets(html: &str) -> Vec<&str> {
+    let mut targets = Vec::new();
+    for attribute in [" href=\"", " src=\""] {
+        for (start, _) in html.match_indices(attribute) {
+            let value = &html[start + attribute.len()..];
+            let Some(end) = value.find('"') else {
+                continue;
+            };
+            let target = value[..end].split(['#', '?']).next().unwrap_or_default();
+            let elsewhere = target.contains(':') || target.starts_with("//");
+            if !target.is_empty() && !elsewhere {
+                targets.push(target);
+            }
+        }
+    }
+    targets
+}
+
+#[test]
+fn local_targets_are_the_books_own_files() {
+    let html = r##"<a href="lab-time.html#the-models">x</a> <img src="lab/time.svg" alt="">
+        <a href="https://github.com/wg/wrk">wrk</a> <a href="#top">top</a>
+        <link href="css/chrome.css?v=1"> <a href="//example.com/x">x</a>"##;
+    assert_eq!(
+        local_targets(html),
+        ["lab-time.html", "css/chrome.css", "lab/time.svg"]
+    );
 }
 
 fn html_files(dir: &Path) -> Vec<PathBuf> {

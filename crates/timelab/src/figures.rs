@@ -278,7 +278,7 @@ fn group_thousands(digits: &str) -> String {
 }
 
 /// A count: `13,377`.
-fn count(n: u64) -> String {
+pub(crate) fn count(n: u64) -> String {
     group_thousands(&n.to_string())
 }
 
@@ -1860,7 +1860,10 @@ mod tests {
             serde_json::to_string(&lab_failures()).unwrap(),
         );
         let error = render(&dir).unwrap_err();
-        assert!(error.to_string().contains("idle.json is missing"), "{error}");
+        assert!(
+            error.to_string().contains("idle.json is missing"),
+            "{error}"
+        );
         save(IDLE_FILE, serde_json::to_string(&idle_sweep()).unwrap());
         assert_eq!(render(&dir).unwrap(), rendered());
         let out = dir.join("out");

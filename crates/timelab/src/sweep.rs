@@ -24,6 +24,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::client::Method;
+use crate::figures::count;
 use crate::measure::Report;
 use crate::model::Model;
 use crate::probe::{self, Pid, Sampler};
@@ -361,13 +362,19 @@ fn failures(options: &Options, progress: &Progress) -> Result<LabFailures, Sweep
     let cases = [
         (
             false,
-            format!("all {processes} at once, children kept, ulimit -n {limit}"),
+            format!(
+                "all {} at once, children kept, ulimit -n {limit}",
+                count(processes)
+            ),
             0,
             true,
         ),
         (
             true,
-            format!("all {processes} at once, children waited for, ulimit -n {limit}"),
+            format!(
+                "all {} at once, children waited for, ulimit -n {limit}",
+                count(processes)
+            ),
             0,
             false,
         ),
@@ -415,14 +422,14 @@ fn failures(options: &Options, progress: &Progress) -> Result<LabFailures, Sweep
     let cases = [
         (
             false,
-            format!("{threads} threads at once, backlog 1"),
+            format!("{} threads at once, backlog 1", count(threads)),
             Method::Thread,
             0,
             1,
         ),
         (
             true,
-            format!("{threads} threads at once, backlog 4096"),
+            format!("{} threads at once, backlog 4096", count(threads)),
             Method::Thread,
             0,
             4096,
@@ -474,7 +481,10 @@ fn failures(options: &Options, progress: &Progress) -> Result<LabFailures, Sweep
         &time_server_args(Model::Pool, settings.backlog, &settings),
         Limit::Raised,
     )?;
-    let setup = format!("{pooled} requests on a pool of {pool_workers} threads");
+    let setup = format!(
+        "{} requests on a pool of {pool_workers} threads",
+        count(pooled)
+    );
     let report = ClientRun {
         method: Method::Pool,
         addr: server.addr,
@@ -658,7 +668,7 @@ fn http_sweep(options: &Options, progress: &Progress) -> Result<HttpSweep, Sweep
         let binary = options.bin_dir.join(&server.package);
         if !binary.exists() {
             return Err(SweepError::Server(format!(
-                "{} is not built: run `cargo build --release --bins` first, or pass --bin-dir",
+                "{} is not built: run `cargo build --release --workspace --bins` first, or pass --bin-dir",
                 binary.display()
             )));
         }
