@@ -1,10 +1,11 @@
-//! The book builds cleanly: mdBook warns about nothing, every include is expanded, and every
-//! chapter in `SUMMARY.md` has its page.
+//! The book builds cleanly: mdBook warns about nothing, every include is expanded, every link
+//! and image leads to a page, file or heading of the book, and every chapter in `SUMMARY.md` has
+//! its page.
 //!
 //! mdBook does not fail a build over a broken `{{#include}}` or `{{#rustdoc_include}}`: it logs
 //! an error and leaves the directive in the page. This test is what turns that into a failure.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -50,16 +51,29 @@ fn the_book_builds_without_warnings_and_with_every_page() {
         }
     }
 
-    // Every relative link and image in every page leads to a file the build wrote: a plot the
-    // sweep did not render, or a chapter renamed under a link, is a broken page.
+    // Every relative link and image in every page leads to a file the build wrote, and every
+    // fragment to an element of that page: a plot the sweep did not render, a chapter renamed
+    // under a link, or a heading reworded under a `#section` link is a broken page.
+    let mut ids = IdCache::default();
     for page in html_files(&built.html_dir) {
         let text = fs::read_to_string(&page).unwrap();
-        let targets: BTreeSet<&str> = local_targets(&text).into_iter().collect();
-        for target in targets {
-            let file = page.parent().unwrap().join(target);
+        let links: BTreeSet<Link> = local_links(&text).into_iter().collect();
+        for Link { path, fragment } in links {
+            let file = if path.is_empty() {
+                page.clone()
+            } else {
+                page.parent().unwrap().join(path)
+            };
             if !file.exists() {
                 problems.push(format!(
-                    "{}: links to {target}, which the build did not write",
+                    "{}: links to {path}, which the build did not write",
+                    page.display()
+                ));
+            } else if let Some(fragment) = fragment
+                && !ids.of(&file).contains(fragment)
+            {
+                problems.push(format!(
+                    "{}: links to {path}#{fragment}, which has no element with that id",
                     page.display()
                 ));
             }
@@ -111,35 +125,82 @@ fn page_for(source: &Path) -> PathBuf {
     }
 }
 
-/// The paths of the `href` and `src` attributes in `html` that name a file of the book itself:
-/// not another site, not a fragment of the same page; without their fragment or query.
-fn local_targets(html: &str) -> Vec<&str> {
-    let mut targets = Vec::new();
+/// A link from a page to a file of the book itself, and to an element of it if it names one.
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct Link<'a> {
+    /// Relative to the linking page; empty for a fragment of the page itself.
+    path: &'a str,
+    fragment: Option<&'a str>,
+}
+
+/// The `href` and `src` attributes in `html` that name the book's own files or elements: not
+/// another site, and not a bare `#`; without their query.
+fn local_links(html: &str) -> Vec<Link<'_>> {
+    let mut links = Vec::new();
     for attribute in [" href=\"", " src=\""] {
         for (start, _) in html.match_indices(attribute) {
             let value = &html[start + attribute.len()..];
             let Some(end) = value.find('"') else {
                 continue;
             };
-            let target = value[..end].split(['#', '?']).next().unwrap_or_default();
-            let elsewhere = target.contains(':') || target.starts_with("//");
-            if !target.is_empty() && !elsewhere {
-                targets.push(target);
+            let (target, fragment) = match value[..end].split_once('#') {
+                Some((target, fragment)) => (target, Some(fragment).filter(|f| !f.is_empty())),
+                None => (&value[..end], None),
+            };
+            let path = target.split('?').next().unwrap_or_default();
+            let elsewhere = path.contains(':') || path.starts_with("//");
+            if !elsewhere && (!path.is_empty() || fragment.is_some()) {
+                links.push(Link { path, fragment });
             }
         }
     }
-    targets
+    links
+}
+
+/// The `id` attributes of each page read so far, so that a page linked from every other is read
+/// once.
+#[derive(Default)]
+struct IdCache(BTreeMap<PathBuf, BTreeSet<String>>);
+
+impl IdCache {
+    fn of(&mut self, page: &Path) -> &BTreeSet<String> {
+        self.0.entry(page.to_owned()).or_insert_with(|| {
+            let html = fs::read_to_string(page).unwrap_or_default();
+            ids(&html).map(str::to_owned).collect()
+        })
+    }
+}
+
+fn ids(html: &str) -> impl Iterator<Item = &str> {
+    html.match_indices(" id=\"")
+        .filter_map(move |(start, attribute)| {
+            let value = &html[start + attribute.len()..];
+            value.find('"').map(|end| &value[..end])
+        })
 }
 
 #[test]
-fn local_targets_are_the_books_own_files() {
+fn local_links_are_to_the_books_own_files_and_elements() {
     let html = r##"<a href="lab-time.html#the-models">x</a> <img src="lab/time.svg" alt="">
-        <a href="https://github.com/wg/wrk">wrk</a> <a href="#top">top</a>
+        <a href="https://github.com/wg/wrk">wrk</a> <a href="#top">top</a> <a href="#">menu</a>
         <link href="css/chrome.css?v=1"> <a href="//example.com/x">x</a>"##;
+    let link = |path, fragment| Link { path, fragment };
     assert_eq!(
-        local_targets(html),
-        ["lab-time.html", "css/chrome.css", "lab/time.svg"]
+        local_links(html),
+        [
+            link("lab-time.html", Some("the-models")),
+            link("", Some("top")),
+            link("css/chrome.css", None),
+            link("lab/time.svg", None),
+        ]
     );
+}
+
+#[test]
+fn ids_are_read_from_every_element() {
+    let html = r##"<h2 id="the-models"><a class="header" href="#the-models">x</a></h2>
+        <div id="top" class="x"></div><p data-id="not-this">"##;
+    assert_eq!(ids(html).collect::<Vec<_>>(), ["the-models", "top"]);
 }
 
 fn html_files(dir: &Path) -> Vec<PathBuf> {

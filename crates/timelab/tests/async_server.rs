@@ -2,12 +2,14 @@
 //! server (several requests per connection, split requests, errors, `QUIT`, refusal when full,
 //! idle timeout), and a stop that waits for the connections it accepted.
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod common;
+
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use poolbook_testkit::WATCHDOG;
+use common::{connect, reply};
 use poolbook_timelab::async_server::{self, Config, Flavor, Report};
 use poolbook_timelab::protocol::{self, BUSY, TOO_LONG, UNKNOWN, is_jam};
 use tokio::sync::oneshot;
@@ -55,19 +57,6 @@ impl Drop for Server {
             let _ = stop.send(());
         }
     }
-}
-
-fn connect(addr: SocketAddr) -> (TcpStream, BufReader<TcpStream>) {
-    let stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(WATCHDOG)).expect("timeout");
-    let reader = BufReader::new(stream.try_clone().expect("clone"));
-    (stream, reader)
-}
-
-fn reply(reader: &mut BufReader<TcpStream>) -> String {
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("a reply");
-    line
 }
 
 #[test]

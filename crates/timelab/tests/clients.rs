@@ -2,12 +2,15 @@
 //! adds up; a full server's `ERR busy`, a refused connection, and the lab's descriptor exhaustion
 //! are each counted under their own kind.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod common;
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use poolbook_testkit::{TestServer, WATCHDOG};
+use common::{connect, reply};
+use poolbook_testkit::TestServer;
 use poolbook_timelab::client::{self, Method, Plan};
 use poolbook_timelab::measure::Report;
 use poolbook_timelab::protocol::is_jam;
@@ -155,13 +158,6 @@ fn a_process_per_connection_completes_every_request() {
     assert_all_completed(&report, 10);
 }
 
-fn connect(addr: SocketAddr) -> (TcpStream, BufReader<TcpStream>) {
-    let stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(WATCHDOG)).expect("timeout");
-    let reader = BufReader::new(stream.try_clone().expect("clone"));
-    (stream, reader)
-}
-
 #[test]
 fn a_full_server_is_counted_as_busy() {
     let server = start(Config {
@@ -172,8 +168,7 @@ fn a_full_server_is_counted_as_busy() {
     // The first connection holds the only worker: its reply proves it is being served.
     let (mut held, mut held_reader) = connect(server.addr());
     held.write_all(b"TIME\r\n").expect("send");
-    let mut reply = String::new();
-    held_reader.read_line(&mut reply).expect("a reply");
+    let reply = reply(&mut held_reader);
     assert!(is_jam(reply.as_bytes()), "{reply:?}");
     // The second takes the only place in the queue: the server accepts in order, so it is
     // queued before any of the client's connections is accepted.

@@ -1,11 +1,14 @@
 //! The TIME server on real sockets: several requests per connection, requests split across
 //! writes, errors, `QUIT`, refusal when full, and a silent client timed out.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+mod common;
+
+use std::io::{Read, Write};
+use std::net::Shutdown;
 use std::time::Duration;
 
-use poolbook_testkit::{TestServer, WATCHDOG};
+use common::{connect, reply};
+use poolbook_testkit::TestServer;
 use poolbook_timelab::protocol::{self, BUSY, TOO_LONG, UNKNOWN, is_jam};
 use poolbook_timelab::server::{self, Config};
 
@@ -13,19 +16,6 @@ fn start(config: Config) -> TestServer {
     TestServer::start(move |incoming| {
         server::serve(incoming, config).expect("the pool starts");
     })
-}
-
-fn connect(addr: SocketAddr) -> (TcpStream, BufReader<TcpStream>) {
-    let stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(WATCHDOG)).expect("timeout");
-    let reader = BufReader::new(stream.try_clone().expect("clone"));
-    (stream, reader)
-}
-
-fn reply(reader: &mut BufReader<TcpStream>) -> String {
-    let mut line = String::new();
-    reader.read_line(&mut line).expect("a reply");
-    line
 }
 
 #[test]
