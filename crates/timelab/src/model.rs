@@ -4,16 +4,18 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// How a TIME server serves its connections.
+/// How a TIME server serves its connections: the pool and the threads are in [`crate::server`],
+/// the tokio models in [`crate::async_server`].
+///
+/// Each variant's first line is its `--model` help, so it speaks to the command's user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum Model {
-    /// poolbook's pool: a fixed number of workers and a bounded queue ([`crate::server`]).
+    /// poolbook's pool: a fixed number of workers and a bounded queue.
     Pool,
     /// A thread per connection, unbounded: the lab's own server.
     Threads,
-    /// Tasks on tokio's current-thread runtime: single-threaded async I/O
-    /// ([`crate::async_server`]).
+    /// Tasks on tokio's current-thread runtime: single-threaded async I/O.
     TokioCurrent,
     /// Tasks on tokio's multi-thread runtime, with a fixed number of worker threads.
     TokioMulti,

@@ -45,13 +45,13 @@ const RAISED_OPEN_FILES: u64 = 65_536;
 /// Which measurements to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Part {
-    /// Every TIME server model under every lab client ([`TIME_FILE`]).
+    /// Every TIME server model under every lab client (writes `time.json`).
     Time,
-    /// The HTTP stages under `wrk` ([`HTTP_FILE`]).
+    /// The HTTP stages under `wrk` (writes `http.json`).
     Http,
-    /// The lab's failures, made on purpose, and their fixes ([`FAILURES_FILE`]).
+    /// The lab's failures, made on purpose, and their fixes (writes `failures.json`).
     Failures,
-    /// Each TIME model holding many silent connections ([`IDLE_FILE`]).
+    /// Each TIME model holding many silent connections (writes `idle.json`).
     Idle,
 }
 
