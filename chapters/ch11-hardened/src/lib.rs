@@ -17,6 +17,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
+use poolbook_http::connection::answer_at_once;
 use poolbook_http::{ConnectionConfig, Request, Response, Status, handle_connection_with};
 
 use pool::{Metrics, Policy, PoolCreationError, ThreadPool};
@@ -89,7 +90,8 @@ fn refusal_config() -> ConnectionConfig {
     }
 }
 
-/// Refused connections that may wait to be told so; beyond that they are closed unanswered.
+/// Refused connections that may wait to have their request read and be told so; beyond that they
+/// are told at once, without their request being read.
 const REFUSALS_WAITING: usize = 64;
 
 /// Serves each connection `incoming` yields, with [`Config::default`].
@@ -145,14 +147,20 @@ where
         .capacity(REFUSALS_WAITING)
         .policy(Policy::Reject)
         .build()?;
+    let busy_now = busy().to_bytes();
     // ANCHOR: accept-loop
     let refuse = |stream: TcpStream| {
+        let spare = stream.try_clone();
         let refusal = refusal_config();
-        // If even the refusals are queued full, the job comes back and is dropped, closing the
-        // connection: the cheapest refusal there is.
-        let _ = refusals.execute(move || {
+        let queued = refusals.execute(move || {
             handle_connection_with(stream, &|_: &Request| busy(), &refusal);
         });
+        // The refusal thread is behind: answer here, unread, in a few calls that never wait.
+        if queued.is_err()
+            && let Ok(spare) = spare
+        {
+            let _ = answer_at_once(&spare, &busy_now);
+        }
     };
     for stream in accept::Guarded::new(incoming, &refuse) {
         // A refused job comes back with the stream inside it, out of reach: this second handle

@@ -213,23 +213,20 @@ fn paths_outside_the_served_folder_are_refused() {
 }
 // ANCHOR_END: traversal
 
-// ANCHOR: flood
-/// With every worker busy and the queue full, a flood of clients is refused at once: told `503`,
-/// or, when even the refusals are queued full, closed unanswered. Nothing is started or queued
-/// for them, so the server's threads and memory stay as they were.
+/// A server with one worker and one place in its queue, both taken by requests that take 20
+/// seconds, and those requests' connections.
+///
+/// The worker may not have taken the first request when the second arrives: the queue alone is
+/// full then, and once the worker takes its job, the next client gets the freed place and waits.
+/// So of a flood that follows, at most one client is not refused.
 #[cfg(unix)]
-#[test]
-fn a_flood_beyond_capacity_is_refused_at_once() {
+fn full_server() -> (ServerProcess, Vec<TcpStream>) {
     let server = ServerProcess::start(
         BINARY,
         &["--workers", "1", "--waiting", "1", "--sleep-ms", "20000"],
     );
     assert_eq!(get(server.addr(), "/").expect("a reply").status, 200);
-    let threads = server.threads();
-    // Two requests that take 20 seconds fill the one worker and the one-place queue, or the
-    // queue alone if the worker has not taken its first job yet; in that case, once it does,
-    // one client of the flood gets the freed place and waits. So at most one is not refused.
-    let held: Vec<TcpStream> = (0..2)
+    let held = (0..2)
         .map(|_| {
             let mut stream = TcpStream::connect(server.addr()).expect("connect");
             stream
@@ -238,6 +235,19 @@ fn a_flood_beyond_capacity_is_refused_at_once() {
             stream
         })
         .collect();
+    (server, held)
+}
+
+// ANCHOR: flood
+/// With every worker busy and the queue full, a flood of clients is refused at once, each told
+/// `503`: by the refusal thread, or, when it is behind, by the accept loop without reading the
+/// request. Nothing is started or queued for them beyond the refusal thread's own queue, so the
+/// server's threads stay as they were.
+#[cfg(unix)]
+#[test]
+fn a_flood_beyond_capacity_is_refused_at_once() {
+    let (server, held) = full_server();
+    let threads = server.threads();
     let flood = 200;
     let (replies_tx, replies) = mpsc::channel();
     let addr = server.addr();
@@ -249,34 +259,88 @@ fn a_flood_beyond_capacity_is_refused_at_once() {
             let _ = replies_tx.send(read_reply(&mut stream).expect("read"));
         });
     }
-    let (mut busy, mut closed) = (0, 0);
     for i in 0..flood - 1 {
         let reply = replies
             .recv_timeout(WATCHDOG)
-            .unwrap_or_else(|_| panic!("only {i} clients were refused"));
-        match reply {
-            Some(reply) => {
-                assert_eq!(reply.status, 503);
-                assert!(reply.head.contains("Retry-After: 1"));
-                busy += 1;
-            }
-            None => closed += 1,
-        }
+            .unwrap_or_else(|_| panic!("only {i} clients were refused"))
+            .unwrap_or_else(|| panic!("client {i} was closed unanswered"));
+        assert_eq!(reply.status, 503);
+        assert!(reply.head.contains("Retry-After: 1"));
     }
-    // The first refusal always finds the refusal pool empty.
-    assert!(busy > 0);
     assert_eq!(
         server.threads(),
         threads,
         "a thread was started for the flood"
     );
-    eprintln!("of {flood} clients, {busy} were told 503 and {closed} closed unanswered");
     // The held requests, and perhaps one client of the flood, would wait 20 seconds more; this
     // test is done with the server.
     drop(held);
     drop(server);
 }
 // ANCHOR_END: flood
+
+// ANCHOR: flood-outruns-refusals
+/// When refused clients come faster than the refusal thread tells them, the accept loop tells
+/// the rest itself, before they have sent a byte, and nobody is closed unanswered.
+///
+/// Silent clients make the refusal thread slow on purpose: it waits up to a second for each one's
+/// request. So of 200 silent clients it holds one and queues 64, and all the others must be told
+/// `503` at once, which only the accept loop does, since the refusal thread answers a request it
+/// has read (or a silence it has timed out, with `408`).
+#[cfg(unix)]
+#[test]
+fn refusals_beyond_the_refusal_queue_are_answered_at_once() {
+    let (server, held) = full_server();
+    let flood = 200;
+    // At most one client takes a freed place in the queue (see `full_server`), one is read by
+    // the refusal thread and 64 wait for it; far fewer is enough to prove the point, and leaves
+    // the accept loop 35 seconds of one-second silences to get through the 200.
+    let at_once = 100;
+    let (replies_tx, replies) = mpsc::channel();
+    let mut senders = Vec::new();
+    for _ in 0..flood {
+        let mut stream = TcpStream::connect(server.addr()).expect("connect");
+        senders.push(stream.try_clone().expect("clone"));
+        let replies_tx = replies_tx.clone();
+        thread::spawn(move || {
+            let _ = replies_tx.send(read_reply(&mut stream).expect("read"));
+        });
+    }
+    let mut statuses = Vec::new();
+    let mut told_503_unasked = 0;
+    while told_503_unasked < at_once {
+        let reply = replies
+            .recv_timeout(WATCHDOG)
+            .unwrap_or_else(|_| panic!("{told_503_unasked} clients were told 503 unasked"))
+            .expect("a refused client was closed unanswered");
+        if reply.status == 503 {
+            told_503_unasked += 1;
+        }
+        statuses.push(reply.status);
+    }
+    // Now every client asks: those in the refusal queue are read and told, promptly.
+    for mut sender in senders {
+        // One already told and closed may refuse the write; its reply is already counted.
+        let _ = sender.write_all(b"GET / HTTP/1.1\r\n\r\n");
+    }
+    while statuses.len() < flood - 1 {
+        let reply = replies
+            .recv_timeout(WATCHDOG)
+            .unwrap_or_else(|_| panic!("only {} clients were answered", statuses.len()))
+            .expect("a refused client was closed unanswered");
+        statuses.push(reply.status);
+    }
+    // A client the refusal thread reached while it was silent was told 408 for its silence.
+    assert!(
+        statuses
+            .iter()
+            .all(|&status| status == 503 || status == 408),
+        "{statuses:?}"
+    );
+    drop(held);
+    drop(server);
+}
+// ANCHOR_END: flood-outruns-refusals
 
 // ANCHOR: descriptors
 /// Out of file descriptors, the server answers `503` through its reserve, never exits, and

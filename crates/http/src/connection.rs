@@ -218,6 +218,46 @@ pub fn linger_for(stream: &TcpStream, budget: Duration) {
     }
 }
 
+// ANCHOR: answer-at-once
+/// Writes `reply` to `stream` and ends it, without ever waiting on the client: a refusal that
+/// costs its caller a few system calls, for a caller that may not block, such as an accept loop
+/// whose refusal thread is behind.
+///
+/// The request is not read first, so `reply` cannot depend on it. It goes out in one
+/// non-blocking write, which a new connection's send buffer (kilobytes) takes whole, and the end
+/// of our side (FIN) follows it. Then whatever the client has already sent is read off, so that
+/// closing usually sends no reset at all; and when more arrives, the reset comes after the reply
+/// and its FIN, and the client reads the reply and then end of file.
+///
+/// # Errors
+///
+/// If the socket cannot be made non-blocking or ended, or the write fails or takes only part of
+/// `reply` ([`io::ErrorKind::WriteZero`]): the client then has a cut-short reply, or none.
+pub fn answer_at_once(stream: &TcpStream, reply: &[u8]) -> io::Result<()> {
+    /// Enough for any request head this server would read; a client that sent more is reset.
+    const MAX_DISCARD: usize = 16 * 1024;
+    stream.set_nonblocking(true)?;
+    let written = (&mut &*stream).write(reply)?;
+    if written < reply.len() {
+        return Err(io::Error::new(
+            io::ErrorKind::WriteZero,
+            format!("only {written} of the reply's {} bytes fitted", reply.len()),
+        ));
+    }
+    stream.shutdown(Shutdown::Write)?;
+    let mut buf = [0; 4096];
+    let mut discarded = 0;
+    while discarded < MAX_DISCARD {
+        match (&mut &*stream).read(&mut buf) {
+            // Would block (nothing more has arrived), end of file, or a dead connection.
+            Ok(0) | Err(_) => break,
+            Ok(n) => discarded += n,
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: answer-at-once
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,6 +273,52 @@ mod tests {
         let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (server, _) = listener.accept().unwrap();
         (server, client)
+    }
+
+    const REPLY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n";
+
+    /// What a client reads when it sends `before`, is answered at once, then sends `after`.
+    fn answered_at_once(before: &[u8], after: &[u8]) -> Vec<u8> {
+        let (server, mut client) = pair();
+        if !before.is_empty() {
+            client.write_all(before).unwrap();
+            // What the client sent must have arrived before the server answers.
+            server.peek(&mut [0; 1]).unwrap();
+        }
+        answer_at_once(&server, REPLY).unwrap();
+        drop(server);
+        // Input to a closed socket makes the kernel reset the connection, after the reply and
+        // its FIN; the write may fail once the reset is back.
+        let _ = client.write_all(after);
+        let mut reply = Vec::new();
+        client.read_to_end(&mut reply).unwrap();
+        reply
+    }
+
+    #[test]
+    fn an_answer_at_once_is_read_whole_after_the_request_was_sent() {
+        assert_eq!(answered_at_once(b"GET / HTTP/1.1\r\n\r\n", b""), REPLY);
+    }
+
+    #[test]
+    fn an_answer_at_once_survives_a_request_that_comes_after_it() {
+        assert_eq!(answered_at_once(b"", b"GET / HTTP/1.1\r\n\r\n"), REPLY);
+    }
+
+    #[test]
+    fn an_answer_at_once_survives_more_input_than_it_reads_off() {
+        // Closed with input unread: a reset, but behind the reply and the FIN.
+        assert_eq!(answered_at_once(&[b'x'; 64 * 1024], b""), REPLY);
+    }
+
+    #[test]
+    fn an_answer_at_once_never_waits_for_the_client() {
+        let (server, client) = pair();
+        // The client neither reads nor writes nor closes: a blocking read would wait for ever.
+        let (done_tx, done) = mpsc::channel();
+        thread::spawn(move || done_tx.send(answer_at_once(&server, REPLY).is_ok()));
+        assert_eq!(done.recv_timeout(Duration::from_secs(30)), Ok(true));
+        drop(client);
     }
 
     fn with_deadlines() -> ConnectionConfig {

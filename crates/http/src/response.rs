@@ -84,6 +84,14 @@ impl Response {
     ///
     /// Any error from writing to `w`.
     pub fn write_to<W: Write>(&self, w: &mut W, head_only: bool) -> io::Result<()> {
+        w.write_all(self.head().as_bytes())?;
+        if !head_only {
+            w.write_all(&self.body)?;
+        }
+        w.flush()
+    }
+
+    fn head(&self) -> String {
         let mut head = format!("HTTP/1.1 {} {}\r\n", self.status.code, self.status.reason);
         for (name, value) in &self.headers {
             head.push_str(&format!("{name}: {value}\r\n"));
@@ -92,18 +100,30 @@ impl Response {
             "Content-Length: {}\r\nConnection: close\r\n\r\n",
             self.body.len()
         ));
-        w.write_all(head.as_bytes())?;
-        if !head_only {
-            w.write_all(&self.body)?;
-        }
-        w.flush()
+        head
     }
     // ANCHOR_END: write-to
+
+    /// The whole response as [`Response::write_to`] writes it, head and body, for a caller that
+    /// must send it in one write.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = self.head().into_bytes();
+        bytes.extend_from_slice(&self.body);
+        bytes
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn to_bytes_is_what_write_to_writes() {
+        let response = Response::error(Status::SERVICE_UNAVAILABLE, "busy").with_header("A", "b");
+        let mut written = Vec::new();
+        response.write_to(&mut written, false).unwrap();
+        assert_eq!(response.to_bytes(), written);
+    }
 
     #[test]
     fn writes_length_and_close() {

@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use ch11_hardened::accept;
 use ch11_hardened::pool::{Metrics, Policy, PoolCreationError, ThreadPool};
-use poolbook_http::connection::linger_for;
+use poolbook_http::connection::{answer_at_once, linger_for};
 
 use crate::protocol::{BUSY, serve_connection};
 
@@ -38,7 +38,8 @@ impl Default for Config {
     }
 }
 
-/// Refused connections that may wait to be told so; beyond that they are closed unanswered.
+/// Refused connections that may wait to be told so after a moment's lingering; beyond that they
+/// are told at once.
 const REFUSALS_WAITING: usize = 256;
 
 // ANCHOR: serve
@@ -65,7 +66,13 @@ where
         .policy(Policy::Reject)
         .build()?;
     let refuse = |stream: TcpStream| {
-        let _ = refusals.execute(move || refuse(&stream));
+        let spare = stream.try_clone();
+        // The refusal thread is behind: answer here, in a few calls that never wait.
+        if refusals.execute(move || refuse(&stream)).is_err()
+            && let Ok(spare) = spare
+        {
+            let _ = answer_at_once(&spare, BUSY.as_bytes());
+        }
     };
     for stream in accept::Guarded::new(incoming, &refuse) {
         let spare = stream.try_clone();
