@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::listener::{self, STD_BACKLOG};
+
 /// Options of a stage's demo server.
 #[derive(Debug, Clone, Parser)]
 #[command(about = "Serves the book's demo routes: `/`, `/sleep` and a 404 page.")]
@@ -16,6 +18,10 @@ pub struct ServerArgs {
     /// How long `GET /sleep` takes, in milliseconds.
     #[arg(long, default_value_t = 5000)]
     pub sleep_ms: u64,
+    /// Connections the kernel completes and holds until the server accepts them (the listen
+    /// backlog; the kernel caps it at net.core.somaxconn).
+    #[arg(long, default_value_t = STD_BACKLOG, value_parser = clap::value_parser!(u32).range(1..))]
+    pub backlog: u32,
 }
 
 impl ServerArgs {
@@ -30,7 +36,7 @@ impl ServerArgs {
     ///
     /// If the address cannot be bound (in use, not permitted); the error names the address.
     pub fn bind(&self) -> io::Result<TcpListener> {
-        let listener = TcpListener::bind(self.addr()).map_err(|e| {
+        let listener = listener::bind(self.addr(), self.backlog).map_err(|e| {
             io::Error::new(e.kind(), format!("cannot listen on {}: {e}", self.addr()))
         })?;
         println!("Listening on http://{}", listener.local_addr()?);

@@ -1,9 +1,36 @@
-//! Accepting connections until asked to stop, without losing one that was already accepted.
+//! Listening with a chosen backlog, and accepting connections until asked to stop, without
+//! losing one that was already accepted.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
+
+use socket2::{Domain, Protocol, Socket, Type};
+
+/// What Rust's standard library asks for as the listen backlog, and the stages' default.
+pub const STD_BACKLOG: u32 = 128;
+
+/// Listens on `addr` with an accept queue of `backlog` connections: those the kernel has
+/// completed and holds until the server accepts them. A handshake that finds the queue full is
+/// dropped, and the client tries again a second later, so a burst of connections larger than the
+/// queue waits a second or more.
+///
+/// The kernel caps `backlog` at `net.core.somaxconn` (4,096 by default since Linux 5.4). As with
+/// `TcpListener::bind`, the address may be reused at once, while connections of a server that
+/// has just stopped linger in `TIME_WAIT`.
+///
+/// # Errors
+///
+/// If the socket cannot be created, bound or made to listen (address in use, not permitted).
+pub fn bind(addr: SocketAddr, backlog: u32) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    #[cfg(unix)]
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(i32::try_from(backlog).unwrap_or(i32::MAX))?;
+    Ok(socket.into())
+}
 
 /// Creates an accept loop over `listener` that ends when [`StopHandle::stop`] is called.
 ///
@@ -146,6 +173,29 @@ mod tests {
     use super::*;
     use std::io::{Read, Write};
     use std::thread;
+
+    /// Connections the kernel completes with nobody accepting: beyond std's 128, a handshake
+    /// would be dropped and retried for minutes, which the connect timeout turns into a failure.
+    #[test]
+    fn the_backlog_holds_a_burst_larger_than_std_s() {
+        let burst = 300;
+        let somaxconn = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok());
+        if somaxconn.is_some_and(|cap| cap <= burst) {
+            eprintln!("skipped: net.core.somaxconn ({somaxconn:?}) caps the backlog below {burst}");
+            return;
+        }
+        let listener = bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), burst + 10).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let held: Vec<TcpStream> = (0..burst)
+            .map(|i| {
+                TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(30))
+                    .unwrap_or_else(|e| panic!("connection {i} of the burst: {e}"))
+            })
+            .collect();
+        assert_eq!(held.len(), burst as usize);
+    }
 
     #[test]
     fn stops_after_serving_what_was_accepted() {

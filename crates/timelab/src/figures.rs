@@ -537,11 +537,12 @@ fn http_table(http: &HttpSweep) -> String {
     let mut out = generated_note(HTTP_FILE);
     let settings = &http.settings;
     out.push_str(&format!(
-        "\n`{}`, {} threads, {} s per run, `GET {}`.",
+        "\n`{}`, {} threads, {} s per run, `GET {}`; servers with a backlog of {}.",
         settings.wrk_version,
         count(settings.wrk_threads as u64),
         count(settings.duration_s),
         settings.path,
+        settings.backlog,
     ));
     if let Some(baseline) = http.servers.first() {
         out.push_str(&format!(
@@ -568,6 +569,8 @@ fn http_table(http: &HttpSweep) -> String {
         ("p50 ms", Align::Right),
         ("p99 ms", Align::Right),
         ("socket errors", Align::Right),
+        ("listen overflows", Align::Right),
+        ("SYNs resent", Align::Right),
         ("threads", Align::Right),
         ("descriptors", Align::Right),
     ];
@@ -591,13 +594,20 @@ fn http_table(http: &HttpSweep) -> String {
                 millis(result.latency.p50_us),
                 millis(result.latency.p99_us),
                 socket_errors(&result.errors),
+                maybe(run.handshakes.map(|h| h.listen_overflows)),
+                maybe(run.handshakes.map(|h| h.syns_resent)),
                 maybe(run.server_usage.peak_threads),
                 maybe(run.server_usage.peak_descriptors),
             ]);
         }
     }
     out.push_str(&table(&header, &rows));
-    out.push_str("\nThreads and descriptors: the server process's peaks during the run.\n");
+    out.push_str(
+        "\nThreads and descriptors: the server process's peaks during the run. Listen overflows \
+         and SYNs resent: the kernel's counts of handshakes that found the accept queue full, and \
+         of handshake packets sent again a second or more later, during the run \
+         (`/proc/net/netstat`, the whole machine's, on which nothing else ran).\n",
+    );
     out
 }
 
@@ -1223,7 +1233,7 @@ fn draw_marker(
 mod tests {
     use super::*;
     use crate::measure::Latency;
-    use crate::probe::Usage;
+    use crate::probe::{Handshakes, Usage};
     use crate::results::{
         FailureRun, HttpServer, HttpSettings, IdleRun, TimeRun, TimeSettings, WrkLatency, WrkResult,
     };
@@ -1377,6 +1387,11 @@ mod tests {
                         peak_threads: (server == "stage 2").then_some(connections as u64 + 2),
                         peak_descriptors: Some(connections as u64 + 5),
                     },
+                    // One run whose kernel said nothing, as off Linux.
+                    handshakes: (server == "stage 11").then_some(Handshakes {
+                        listen_overflows: connections as u64 * 3,
+                        syns_resent: connections as u64,
+                    }),
                 });
             }
         }
@@ -1387,6 +1402,7 @@ mod tests {
                 wrk_threads: 2,
                 duration_s: 10,
                 path: "/".to_owned(),
+                backlog: 4096,
             },
             servers,
             runs,
@@ -1616,14 +1632,15 @@ mod tests {
         assert_eq!(
             row(http, &["100", "stage 11"]),
             [
-                "100", "stage 11", "178,000", "1.78×", "20,000", "0.212", "1.23", "0", "-", "105"
+                "100", "stage 11", "178,000", "1.78×", "20,000", "0.212", "1.23", "0", "300",
+                "100", "-", "105"
             ]
         );
         assert_eq!(
-            row(http, &["100", "stage 2"])[7],
-            "9 (7 connect, 2 timeout)"
+            row(http, &["100", "stage 2"])[7..10],
+            ["9 (7 connect, 2 timeout)", "-", "-"]
         );
-        assert_eq!(row(http, &["10", "stage 2"])[8], "12");
+        assert_eq!(row(http, &["10", "stage 2"])[10], "12");
         assert!(
             http.contains("| connections | server | ok/s | vs stage 2 |"),
             "{http}"

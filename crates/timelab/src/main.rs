@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use poolbook_http::listener::stoppable;
+use poolbook_http::listener::{self, stoppable};
 use poolbook_http::signals::stop_on_signals;
 use poolbook_timelab::async_server::{self, Flavor};
 use poolbook_timelab::client::{self, Method, Plan};
@@ -37,8 +37,8 @@ enum Command {
         model: Model,
         /// The listener's accept backlog: connections the kernel completes and holds until the
         /// server accepts them (the lab's server had 1).
-        #[arg(long, default_value_t = 1024)]
-        backlog: i32,
+        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+        backlog: u32,
         /// Worker threads (the pool's, or the multi-thread runtime's).
         #[arg(long, default_value_t = Config::default().workers)]
         workers: usize,
@@ -279,20 +279,8 @@ fn run_client(args: &ClientArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Binds 127.0.0.1:`port` with an accept backlog of `backlog`.
-fn bind(port: u16, backlog: i32) -> std::io::Result<TcpListener> {
-    use socket2::{Domain, Socket, Type};
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-    // A restarted server can bind while the old one's connections linger in TIME_WAIT.
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    socket.listen(backlog)?;
-    Ok(socket.into())
-}
-
-fn serve(port: u16, backlog: i32, model: Model, config: Config) -> ExitCode {
-    let listener = match bind(port, backlog) {
+fn serve(port: u16, backlog: u32, model: Model, config: Config) -> ExitCode {
+    let listener = match listener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), backlog) {
         Ok(listener) => listener,
         Err(e) => {
             eprintln!("cannot listen on 127.0.0.1:{port}: {e}");

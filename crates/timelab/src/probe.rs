@@ -1,5 +1,6 @@
 //! What a process holds, read from Linux's `/proc`: its threads, its open descriptors, and the
-//! descriptor limit in force; and a [`Sampler`] that records the peaks of both while a run goes on.
+//! descriptor limit in force; a [`Sampler`] that records the peaks of both while a run goes on;
+//! and the kernel's count of handshakes that had to wait ([`Handshakes`]).
 //!
 //! Everything here is read from files, because the workspace forbids `unsafe` code and so the
 //! `getrlimit` call itself. Elsewhere than on Linux every reading is `None`.
@@ -240,6 +241,63 @@ impl Drop for Sampler {
     }
 }
 
+/// The kernel's counts of TCP handshakes that had to wait, for the whole machine (its network
+/// namespace), from `/proc/net/netstat`: on loopback with nothing else running, a run's own.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handshakes {
+    /// Handshakes that found a listener's accept queue full (`ListenOverflows`): the kernel
+    /// dropped the client's SYN, or its final ACK, as if it had been lost.
+    pub listen_overflows: u64,
+    /// SYNs and SYN-ACKs sent again for want of an answer (`TCPSynRetrans`). The first resend
+    /// waits a second, so each is a connection that took a second or more to open.
+    pub syns_resent: u64,
+}
+
+impl Handshakes {
+    /// The counts now; `None` off Linux, or if the file has neither counter.
+    pub fn now() -> Option<Handshakes> {
+        parse_handshakes(&std::fs::read_to_string("/proc/net/netstat").ok()?)
+    }
+
+    /// What was counted between `before` and `self`.
+    pub fn since(self, before: Handshakes) -> Handshakes {
+        Handshakes {
+            listen_overflows: self
+                .listen_overflows
+                .saturating_sub(before.listen_overflows),
+            syns_resent: self.syns_resent.saturating_sub(before.syns_resent),
+        }
+    }
+}
+
+/// Reads the two counters from `/proc/net/netstat`, where each group is a line of names and a
+/// line of values (`TcpExt: SyncookiesSent …` then `TcpExt: 0 …`): by name, since the columns
+/// differ between kernels.
+fn parse_handshakes(netstat: &str) -> Option<Handshakes> {
+    let mut lines = netstat.lines();
+    while let Some(names) = lines.next() {
+        let values = lines.next()?;
+        let (Some(names), Some(values)) = (
+            names.strip_prefix("TcpExt:"),
+            values.strip_prefix("TcpExt:"),
+        ) else {
+            continue;
+        };
+        let counter = |wanted: &str| {
+            names
+                .split_whitespace()
+                .zip(values.split_whitespace())
+                .find(|(name, _)| *name == wanted)
+                .and_then(|(_, value)| value.parse().ok())
+        };
+        return Some(Handshakes {
+            listen_overflows: counter("ListenOverflows")?,
+            syns_resent: counter("TCPSynRetrans")?,
+        });
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -251,6 +309,39 @@ mod tests {
             Some(17)
         );
         assert_eq!(parse_threads("Name:\ttimelab\n"), None);
+    }
+
+    #[test]
+    fn handshake_counters_are_read_by_name() {
+        let netstat = "TcpExt: SyncookiesSent ListenOverflows ListenDrops TCPSynRetrans\n\
+                       TcpExt: 1 22 23 4\n\
+                       IpExt: InNoRoutes\n\
+                       IpExt: 0\n";
+        let counts = parse_handshakes(netstat).expect("both counters");
+        assert_eq!(
+            counts,
+            Handshakes {
+                listen_overflows: 22,
+                syns_resent: 4
+            }
+        );
+        let later = Handshakes {
+            listen_overflows: 30,
+            syns_resent: 4,
+        };
+        assert_eq!(later.since(counts).listen_overflows, 8);
+        assert_eq!(later.since(counts).syns_resent, 0);
+        assert_eq!(parse_handshakes("IpExt: InNoRoutes\nIpExt: 0\n"), None);
+        assert_eq!(
+            parse_handshakes("TcpExt: ListenOverflows\nTcpExt: 1\n"),
+            None
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn this_machine_counts_handshakes() {
+        assert!(Handshakes::now().is_some());
     }
 
     #[cfg(target_os = "linux")]

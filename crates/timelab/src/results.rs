@@ -168,6 +168,9 @@ pub struct HttpRun {
     pub result: WrkResult,
     /// The server process's peak threads and descriptors during the run.
     pub server_usage: crate::probe::Usage,
+    /// The handshakes that had to wait during the run, if the kernel says.
+    #[serde(default)]
+    pub handshakes: Option<crate::probe::Handshakes>,
 }
 
 /// How the HTTP sweep's runs were set up.
@@ -181,6 +184,8 @@ pub struct HttpSettings {
     pub duration_s: u64,
     /// The path requested.
     pub path: String,
+    /// The servers' accept backlog.
+    pub backlog: i32,
 }
 
 /// The HTTP server stages under a real load generator.

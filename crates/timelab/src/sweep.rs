@@ -27,7 +27,7 @@ use crate::client::Method;
 use crate::figures::count;
 use crate::measure::Report;
 use crate::model::Model;
-use crate::probe::{self, Pid, Sampler};
+use crate::probe::{self, Handshakes, Pid, Sampler};
 use crate::results::{
     FAILURES_FILE, FailureRun, HTTP_FILE, HttpRun, HttpServer, HttpSettings, HttpSweep, IDLE_FILE,
     IdleRun, IdleSweep, LabFailures, Machine, TIME_FILE, TimeRun, TimeSettings, TimeSweep,
@@ -41,6 +41,11 @@ const SERVER_WAIT: Duration = Duration::from_secs(30);
 /// The most descriptors the sweep asks for its servers and clients: enough for a thousand
 /// connections and a thousand child processes with their pipes, whatever the shell's default.
 const RAISED_OPEN_FILES: u64 = 65_536;
+
+/// Every server's accept backlog, unless a run is about the backlog: deep enough for a thousand
+/// connections opened at once, so that no run measures a handshake dropped and retried a second
+/// later instead of the server.
+const SERVER_BACKLOG: i32 = 4096;
 
 /// Which measurements to make.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
@@ -186,7 +191,7 @@ fn time_settings(scale: Scale) -> (Vec<usize>, TimeSettings) {
         timeout_ms: 5000,
         server_workers: config.workers,
         server_waiting: config.waiting,
-        backlog: 4096,
+        backlog: SERVER_BACKLOG,
     };
     (concurrencies, settings)
 }
@@ -429,10 +434,13 @@ fn failures(options: &Options, progress: &Progress) -> Result<LabFailures, Sweep
         ),
         (
             true,
-            format!("{} threads at once, backlog 4096", count(threads)),
+            format!(
+                "{} threads at once, backlog {SERVER_BACKLOG}",
+                count(threads)
+            ),
             Method::Thread,
             0,
-            4096,
+            SERVER_BACKLOG,
         ),
         (
             true,
@@ -673,10 +681,16 @@ fn http_sweep(options: &Options, progress: &Progress) -> Result<HttpSweep, Sweep
             )));
         }
         let mut args = server.args.clone();
-        args.extend(["--port".to_owned(), "0".to_owned()]);
+        args.extend([
+            "--port".to_owned(),
+            "0".to_owned(),
+            "--backlog".to_owned(),
+            SERVER_BACKLOG.to_string(),
+        ]);
         let process = Server::start(&server.name, &binary, &args, Limit::Raised)?;
         for &c in &connections {
             let sampler = Sampler::start(Some(process.pid()), |_| {});
+            let handshakes_before = Handshakes::now();
             let output = Limit::Raised
                 .command(
                     Path::new("wrk"),
@@ -691,6 +705,9 @@ fn http_sweep(options: &Options, progress: &Progress) -> Result<HttpSweep, Sweep
                 .stdin(Stdio::null())
                 .output()
                 .map_err(|e| SweepError::Io("cannot run wrk".to_owned(), e))?;
+            let handshakes = Handshakes::now()
+                .zip(handshakes_before)
+                .map(|(after, before)| after.since(before));
             let (_, server_usage) = sampler.finish();
             let text = String::from_utf8_lossy(&output.stdout);
             let result = parse_wrk(&text).ok_or_else(|| {
@@ -712,6 +729,7 @@ fn http_sweep(options: &Options, progress: &Progress) -> Result<HttpSweep, Sweep
                 connections: c,
                 result,
                 server_usage: server_usage.unwrap_or_default(),
+                handshakes,
             });
         }
         // Stage 2 cannot stop gracefully (it has no signal handling); the others can.
@@ -728,6 +746,7 @@ fn http_sweep(options: &Options, progress: &Progress) -> Result<HttpSweep, Sweep
             wrk_threads,
             duration_s,
             path,
+            backlog: SERVER_BACKLOG,
         },
         servers,
         runs,
