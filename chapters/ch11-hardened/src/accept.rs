@@ -118,10 +118,16 @@ impl Exhaustion {
     /// Records a successful `accept`: ends the episode, if there was one, and logs its figures.
     pub fn accepted(&mut self) {
         if self.failures > 0 {
+            let (failures, turned_away) = (self.failures, self.turned_away);
+            let accepts = if failures == 1 { "accept" } else { "accepts" };
+            let were = if turned_away == 1 {
+                "connection was"
+            } else {
+                "connections were"
+            };
             eprintln!(
-                "descriptors available again: accepting normally after {} failed accepts; {} \
-                 connections were answered 503 meanwhile",
-                self.failures, self.turned_away
+                "descriptors available again: accepting normally after {failures} failed \
+                 {accepts}; {turned_away} {were} answered 503 meanwhile"
             );
             *self = Exhaustion::new();
         }

@@ -348,8 +348,9 @@ fn refusals_beyond_the_refusal_queue_are_answered_at_once() {
 #[cfg(unix)]
 #[test]
 fn running_out_of_descriptors_is_survived() {
-    // 64 descriptors; each waiting connection holds two (the stream and its spare handle), so
-    // about 25 idle clients are enough. The queue is long enough that none is refused first.
+    // 64 descriptors: a few are the server's own (standard streams, the listener, the reserve,
+    // the signal handling), and each accepted connection holds one, so a few dozen idle clients
+    // are enough. The queue is long enough that none is refused first.
     let server = ServerProcess::start_with_open_files_limit(
         BINARY,
         &[
