@@ -413,23 +413,6 @@ fn running_out_of_descriptors_is_survived() {
 }
 // ANCHOR_END: descriptors
 
-/// Polls the server's descriptor count until it is `expected`, or fails at the watchdog.
-///
-/// Another process's descriptor table offers nothing to wait on, so this polls, as the leak test
-/// does: a server that never gets there fails at the watchdog, and no timing can make one pass.
-#[cfg(target_os = "linux")]
-fn wait_for_descriptors(server: &ServerProcess, expected: usize) {
-    let deadline = std::time::Instant::now() + WATCHDOG;
-    while server.open_descriptors() != Some(expected) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the server holds {:?} descriptors, not {expected}",
-            server.open_descriptors()
-        );
-        thread::sleep(ms(5));
-    }
-}
-
 // ANCHOR: file-503
 /// A file that cannot be opened for want of descriptors is a `503` the client may retry, not a
 /// `404` that says the file does not exist; and the same file is served once a descriptor is free.
@@ -437,6 +420,11 @@ fn wait_for_descriptors(server: &ServerProcess, expected: usize) {
 /// The test fills the server's descriptor table to one short of its limit with idle
 /// connections, each held by a worker of its own. The next client's connection takes the last
 /// descriptor, so `accept` succeeds and opening the file is what fails.
+///
+/// Nothing is polled. The count is read once, after a reply: the server closes a connection
+/// before its client sees the end of the reply, and drops a connection's spare handle before it
+/// accepts the next one, so at that moment the table holds exactly the server's own descriptors.
+/// And the server accepts in order, so the file's client is accepted after every idle one.
 #[cfg(target_os = "linux")]
 #[test]
 fn a_file_that_cannot_be_opened_for_want_of_descriptors_is_503() {
@@ -459,14 +447,10 @@ fn a_file_that_cannot_be_opened_for_want_of_descriptors_is_503() {
         limit,
     );
     assert_eq!(get(server.addr(), "/").expect("a reply").status, 200);
-    let mut held = server.open_descriptors().expect("/proc is readable");
-    wait_for_descriptors(&server, held);
-    let mut idle = Vec::new();
-    while held < limit as usize - 1 {
-        idle.push(TcpStream::connect(server.addr()).expect("connect"));
-        held += 1;
-        wait_for_descriptors(&server, held);
-    }
+    let own = server.open_descriptors().expect("/proc is readable");
+    let mut idle: Vec<TcpStream> = (own..limit as usize - 1)
+        .map(|_| TcpStream::connect(server.addr()).expect("connect"))
+        .collect();
 
     let reply = get(server.addr(), "/").expect("a reply while short of descriptors");
     assert_eq!(reply.status, 503, "{}", reply.head);
@@ -476,12 +460,13 @@ fn a_file_that_cannot_be_opened_for_want_of_descriptors_is_503() {
         "the file handler's 503, not the accept loop's"
     );
 
-    // One idle client leaves: that descriptor is the file's, and the file is served.
-    let mut leaving = idle.pop().expect("an idle client");
-    leaving.shutdown(Shutdown::Write).expect("hang up");
-    read_reply(&mut leaving).expect("the server closes its end");
-    wait_for_descriptors(&server, held - 1);
-    let reply = get(server.addr(), "/").expect("a reply once a descriptor is free");
+    // Two idle clients leave, each waiting for the server's close: one descriptor for the next
+    // client's connection, one for the file (the spare handle may briefly take the other).
+    for mut leaving in idle.drain(..2) {
+        leaving.shutdown(Shutdown::Write).expect("hang up");
+        read_reply(&mut leaving).expect("the server closes its end");
+    }
+    let reply = get(server.addr(), "/").expect("a reply once descriptors are free");
     assert_eq!(reply.status, 200, "{}", reply.head);
     drop(idle);
     stop_cleanly(server);
