@@ -188,13 +188,14 @@ mod tests {
         }
         let listener = bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), burst + 10).unwrap();
         let addr = listener.local_addr().unwrap();
-        let held: Vec<TcpStream> = (0..burst)
+        // Each connection is kept, so that every one of them occupies the queue; the check is
+        // that each connect completes.
+        let _held: Vec<TcpStream> = (0..burst)
             .map(|i| {
                 TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(30))
                     .unwrap_or_else(|e| panic!("connection {i} of the burst: {e}"))
             })
             .collect();
-        assert_eq!(held.len(), burst as usize);
     }
 
     #[test]
