@@ -178,6 +178,23 @@ impl ServerProcess {
         )
     }
 
+    /// How many of the process's descriptors are numbered below `limit`, from `/proc/<pid>/fd`
+    /// (Linux only): those that take up room under an open-file limit (`ulimit -n`) of `limit`.
+    ///
+    /// The kernel gives a new descriptor the lowest free number and fails once no number below
+    /// the limit is free, so a descriptor inherited with a higher number (a pipe some parent
+    /// opened at 251, say) is open, but takes no room: [`ServerProcess::open_descriptors`]
+    /// counts it, and this does not.
+    pub fn descriptors_below(&self, limit: u32) -> Option<usize> {
+        let numbers = std::fs::read_dir(format!("/proc/{}/fd", self.pid())).ok()?;
+        Some(
+            numbers
+                .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+                .filter(|&number| number < limit)
+                .count(),
+        )
+    }
+
     /// How many threads the process has, from `/proc/<pid>/task` (Linux only).
     pub fn threads(&self) -> Option<usize> {
         Some(
