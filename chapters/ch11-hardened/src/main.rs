@@ -26,10 +26,10 @@ struct Args {
     #[command(flatten)]
     server: ServerArgs,
     /// Worker threads.
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = Capacity::default().workers)]
     workers: usize,
     /// Accepted connections that may wait for a worker; more are answered 503.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = Capacity::default().waiting)]
     waiting: usize,
     /// How long one read from a client may wait, in milliseconds.
     #[arg(long, default_value_t = 5_000)]
