@@ -13,7 +13,10 @@
 //!   header to its end (`output.snap:4:`);
 //! - an included `.rs` or `.toml` file lies outside `chapters/` and `crates/`, so that the book
 //!   only shows code that a workspace member builds and tests;
-//! - the book includes nothing at all, so that this test cannot pass vacuously.
+//! - the book includes nothing at all, so that this test cannot pass vacuously;
+//! - the prose cites a line ("asleep on line 205") that no compiler or loom report the same page
+//!   includes shows: the reports are snapshots that tests keep true, but a number typed into a
+//!   sentence is not, and goes stale when the code above it moves.
 
 use std::fs;
 use std::path::{Component, Path, PathBuf};
@@ -371,14 +374,82 @@ fn markdown_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// The problems with every include in the Markdown files under `src` (in the workspace `root`).
+/// The line numbers a sentence cites (`line 205`, `on line 50 of`), with the 1-based line of the
+/// Markdown file each is on; code blocks and include directives are skipped.
+fn cited_lines(text: &str) -> Vec<(usize, u32)> {
+    let mut cited = Vec::new();
+    let mut in_code = false;
+    for (index, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code || line.contains("{{#") {
+            continue;
+        }
+        let mut rest = line;
+        while let Some(at) = rest.find("line ") {
+            let word_starts = at == 0 || !rest.as_bytes()[at - 1].is_ascii_alphanumeric();
+            let after = &rest[at + "line ".len()..];
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            if word_starts && let Ok(number) = after[..digits].parse() {
+                cited.push((index + 1, number));
+            }
+            rest = after;
+        }
+    }
+    cited
+}
+
+/// The line numbers a compiler or loom report shows: `line: 205` in a location, and the `N` of
+/// `file.rs:N:M` in a panic message or a compiler's `-->` pointer.
+fn reported_lines(report: &str) -> Vec<u32> {
+    let number = |text: &str| {
+        let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+        text[..digits].parse().ok()
+    };
+    let locations = report
+        .match_indices("line: ")
+        .filter_map(|(at, found)| number(&report[at + found.len()..]));
+    let positions = report
+        .match_indices(".rs:")
+        .filter_map(|(at, found)| number(&report[at + found.len()..]));
+    locations.chain(positions).collect()
+}
+
+/// The problems with the line numbers `text` (the page `md`, whose includes are `links`) cites.
+fn check_cited_lines(md: &Path, text: &str, links: &[Link]) -> Vec<(usize, String)> {
+    let folder = md.parent().expect("a Markdown file is in a folder");
+    let reported: Vec<u32> = links
+        .iter()
+        .filter(|link| link.path.ends_with(".snap"))
+        .filter_map(|link| fs::read_to_string(normalize_path(&folder.join(&link.path))).ok())
+        .flat_map(|report| reported_lines(&report))
+        .collect();
+    cited_lines(text)
+        .into_iter()
+        .filter(|(_, number)| !reported.contains(number))
+        .map(|(line, number)| {
+            (
+                line,
+                format!(
+                    "cites line {number}, which no report this page includes shows: the code \
+                     moved, or the sentence cites something a test does not keep true"
+                ),
+            )
+        })
+        .collect()
+}
+
 fn check_book(root: &Path, src: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     let mut includes = 0;
     for md in markdown_files(src) {
         let text = fs::read_to_string(&md).expect("reading a chapter");
-        for link in find_links(&text) {
+        let links = find_links(&text);
+        for link in &links {
             includes += 1;
-            for problem in check_link(root, &md, &link) {
+            for problem in check_link(root, &md, link) {
                 problems.push(format!(
                     "{}:{}: {}: {problem}",
                     display(root, &md),
@@ -386,6 +457,9 @@ fn check_book(root: &Path, src: &Path) -> Vec<String> {
                     link.path
                 ));
             }
+        }
+        for (line, problem) in check_cited_lines(&md, &text, &links) {
+            problems.push(format!("{}:{line}: {problem}", display(root, &md)));
         }
     }
     if includes == 0 {
@@ -423,6 +497,49 @@ mod unit {
 
     fn anchor(name: &str) -> Selector {
         Selector::Anchor(name.to_owned())
+    }
+
+    #[test]
+    fn finds_the_lines_a_sentence_cites_and_not_those_in_code() {
+        let text = "Asleep on line 205, the `wait`.\n\
+                    ```console\n\
+                    line 7 of a listing\n\
+                    ```\n\
+                    {{#include report.snap:4:}}\n\
+                    Line 3 starts a sentence; an outline 12 is no line; (line 50 of `x.rs`)\n";
+        assert_eq!(cited_lines(text), [(1, 205), (6, 50)]);
+    }
+
+    #[test]
+    fn reads_the_lines_a_report_shows() {
+        let report = "thread 'm' panicked at tests/loom.rs:285:13:\n\
+                      (Id(0), Blocked(Location { file: \"src/pool.rs\", line: 694, column: 30 })),\n\
+                      --> src/lib.rs:12:5\n";
+        assert_eq!(reported_lines(report), [694, 285, 12]);
+    }
+
+    #[test]
+    fn a_cited_line_must_be_in_a_report_the_page_includes() {
+        let dir = std::env::temp_dir().join(format!("book-cited-lines-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("report.snap"), "line: 205, column: 18\n").unwrap();
+        let md = dir.join("page.md");
+        let links = [include(
+            1,
+            "report.snap",
+            Selector::Lines {
+                start: Some(4),
+                end: None,
+            },
+        )];
+        let cites = |sentence: &str| check_cited_lines(&md, sentence, &links);
+        assert!(cites("Asleep on line 205.").is_empty());
+        let stale = cites("Asleep on line 187.");
+        assert_eq!(stale.len(), 1);
+        assert_eq!(stale[0].0, 1);
+        assert!(stale[0].1.contains("line 187"), "{}", stale[0].1);
+        assert_eq!(check_cited_lines(&md, "Asleep on line 205.", &[]).len(), 1);
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
