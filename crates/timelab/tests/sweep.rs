@@ -1,6 +1,6 @@
-//! `timelab sweep --scale quick` makes every TIME and lab-failure run the book's sweep makes,
-//! small, and writes data the figures can read. (The HTTP part needs `wrk`, which the tests do
-//! not install; its output parser has unit tests in `src/sweep.rs`.)
+//! `timelab sweep --scale quick` makes every TIME, lab-failure and idle-connection run the book's
+//! sweep makes, small, and writes data the figures can read. (The HTTP part needs `wrk`, which
+//! the tests do not install; its output parser has unit tests in `src/sweep.rs`.)
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -8,7 +8,9 @@ use std::process::Command;
 
 use poolbook_timelab::client::Method;
 use poolbook_timelab::model::Model;
-use poolbook_timelab::results::{FAILURES_FILE, LabFailures, TIME_FILE, TimeSweep};
+use poolbook_timelab::results::{
+    FAILURES_FILE, IDLE_FILE, IdleSweep, LabFailures, TIME_FILE, TimeSweep,
+};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_timelab");
 
@@ -22,7 +24,7 @@ fn out_dir() -> PathBuf {
 fn a_quick_sweep_makes_every_run_and_writes_its_data() {
     let out = out_dir();
     let output = Command::new(BINARY)
-        .args(["sweep", "--scale", "quick", "--only", "time,failures"])
+        .args(["sweep", "--scale", "quick", "--only", "time,failures,idle"])
         .args(["--no-figures", "--quiet", "--out"])
         .arg(&out)
         .output()
@@ -116,6 +118,29 @@ fn a_quick_sweep_makes_every_run_and_writes_its_data() {
     let pooled = &failures.runs[6];
     assert_eq!(pooled.report.completed, 2000);
     assert_eq!(pooled.report.peak_in_flight, 4);
+
+    let idle: IdleSweep = serde_json::from_str(&read(IDLE_FILE)).expect("idle.json");
+    let models: Vec<Model> = idle.runs.iter().map(|run| run.model).collect();
+    assert_eq!(models, Model::ALL);
+    for run in &idle.runs {
+        assert!(run.report.adds_up(), "{}: {:?}", run.model, run.report);
+        assert!(run.report.issued > 0, "{}: nothing issued", run.model);
+        // The idle timeout outlasts the run, so no server let a silent connection go.
+        assert_eq!(run.still_open, run.held, "{}", run.model);
+        assert!(
+            run.server_threads.is_some(),
+            "{}: no server threads",
+            run.model
+        );
+    }
+    // A thread per connection answers others while it holds the silent ones.
+    let threads = &idle.runs[0];
+    assert_eq!(threads.model, Model::Threads);
+    assert_eq!(
+        threads.report.completed, threads.report.issued,
+        "{:?}",
+        threads.report.errors
+    );
 
     let _ = std::fs::remove_dir_all(&out);
 }
