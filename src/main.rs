@@ -326,7 +326,7 @@ fn bind(port: u16) -> Result<TcpListener, String> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     TcpListener::bind(addr).map_err(|e| {
         let hint = if e.kind() == io::ErrorKind::AddrInUse {
-            // A chapter's own server defaults to the same port.
+            // Another runner, or a chapter's server started with `--port 7878`, may hold it.
             "; is another server running there? Stop it, or choose another port with \
              `--port N` (`--port 0` picks a free one)"
         } else {

@@ -1,4 +1,5 @@
-//! A channel with std's `mpsc` contract, built from a `Mutex`, a `Condvar` and two counts.
+//! A channel with std's `mpsc` contract, built from a `Mutex`, a `Condvar`, a queue, a count of
+//! senders and a flag for the receiver.
 //!
 //! It exists so that loom can check pools that shut down by dropping their sender (see the crate
 //! documentation). The contract, the same as `std::sync::mpsc`'s:

@@ -5,9 +5,9 @@ use std::sync::PoisonError;
 use crate::{Condvar, Mutex};
 
 // ANCHOR: check
-/// How many times loom may preempt a thread in one explored execution. Bound 1 misses real
-/// shutdown bugs (a lost wake-up needs two preemptions to show); 3 catches every bug in the book's
-/// zoo and still explores a two-worker pool in well under a second.
+/// How many times loom may preempt a thread in one explored execution. Bound 1 lets three of the
+/// zoo's bugs through and bound 2 one (chapter 9's `if` for `while` needs three); 3 catches every
+/// bug in the zoo and still explores a two-worker pool in well under a second.
 pub const PREEMPTION_BOUND: usize = 3;
 
 /// Explores every interleaving of `model` up to [`PREEMPTION_BOUND`] preemptions.
