@@ -38,6 +38,13 @@ fn every_loom_model_passes() {
         .env("CARGO_TERM_COLOR", "never")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS");
+    // loom reads its settings from LOOM_* variables, and `LOOM_MAX_PREEMPTIONS=1` left in a shell
+    // would check the pools with a smaller bound than the one the book claims.
+    for (var, _) in std::env::vars_os() {
+        if var.to_string_lossy().starts_with("LOOM_") {
+            command.env_remove(var);
+        }
+    }
     for package in MODELLED {
         command.args(["-p", package]);
     }

@@ -6,7 +6,8 @@
 //!
 //! - `bug.toml`: `title` (one line), `model` (the `#[test]` in the crate's `tests/loom.rs` that
 //!   must catch the bug), `caught_as` (`"deadlock"`, or `"panic"` for an assertion failing inside
-//!   the model) and, for a panic, `message`, a text the panic message must contain;
+//!   the model), `preemptions` (the fewest preemptions loom needs to catch it, at most the
+//!   models' bound of 3) and, for a panic, `message`, a text the panic message must contain;
 //! - `bug.patch`: a unified diff against the crate (`--- a/src/pool.rs`, `+++ b/src/pool.rs`),
 //!   touching only files under `src/`; the book shows it in a `diff` block;
 //! - `report.snap`: the insta snapshot of what loom reports, normalized; the book includes it from
@@ -34,7 +35,11 @@
 //!    the deadlock report with one thread per line, or the first panic (its `panicked at` line and
 //!    message) without the backtraces and secondary panics that follow. Paths in the crate's copy
 //!    become relative to the crate (`src/pool.rs`), paths in the workspace relative to its root
-//!    (`crates/sync/src/model.rs`), registry paths `<loom>/src/…`, and thread ids are dropped.
+//!    (`crates/sync/src/model.rs`), registry paths `<loom>/src/…`, and thread ids are dropped;
+//! 6. checks `preemptions`, with loom's `LOOM_MAX_PREEMPTIONS`: the model catches the bug, the
+//!    declared way, when loom may preempt that many times, and passes when it may preempt one
+//!    time fewer. So the book's claims about the bound ("a bound of 1 lets three bugs through")
+//!    stay true, and a model that a change makes weaker shows up as a bug that needs more.
 //!
 //! Every problem with every bug is reported together. That the *unpatched* models pass is
 //! `tests/loom_models.rs`'s job.
@@ -65,7 +70,10 @@ use support::{
 };
 
 /// The keys a `bug.toml` may have (`message` only with `caught_as = "panic"`).
-const BUG_KEYS: [&str; 4] = ["title", "model", "caught_as", "message"];
+const BUG_KEYS: [&str; 5] = ["title", "model", "caught_as", "preemptions", "message"];
+/// The models' preemption bound: `poolbook_sync::model::PREEMPTION_BOUND`, which exists only in a
+/// loom build (a unit test below holds the two together).
+const PREEMPTION_BOUND: usize = 3;
 /// The files a bug folder holds.
 const BUG_FILES: [&str; 4] = ["bug.toml", "bug.patch", "report.snap", "report.snap.new"];
 /// The snapshot's name; insta stores it as `report.snap` in the bug folder.
@@ -128,6 +136,8 @@ struct BugSpec {
     /// The `#[test]` in the crate's `tests/loom.rs` that must catch the bug.
     model: String,
     caught: Caught,
+    /// The fewest preemptions with which loom catches the bug.
+    preemptions: usize,
 }
 
 /// What one run of a model printed.
@@ -215,7 +225,20 @@ fn parse_bug_toml(text: &str) -> Result<BugSpec, String> {
             return Err("bug.toml needs `caught_as`, either \"deadlock\" or \"panic\"".to_owned());
         }
     };
-    Ok(BugSpec { model, caught })
+    let preemptions = match table.get("preemptions").and_then(Value::as_integer) {
+        Some(n) if (0..=PREEMPTION_BOUND as i64).contains(&n) => n as usize,
+        _ => {
+            return Err(format!(
+                "bug.toml needs `preemptions`, the fewest preemptions with which loom catches the \
+                 bug: a whole number from 0 to the models' bound, {PREEMPTION_BOUND}"
+            ));
+        }
+    };
+    Ok(BugSpec {
+        model,
+        caught,
+        preemptions,
+    })
 }
 
 fn is_identifier(name: &str) -> bool {
@@ -371,7 +394,14 @@ fn reader_command(model: &str) -> String {
 }
 
 /// Runs `model` under loom in `dir`, in a child process (a deadlock aborts it).
-fn run_model(model: &str, dir: &Path, target_dir: &Path) -> Result<RunOutput, String> {
+/// Runs `model` in the bug's copy at `dir`, with loom's preemption bound set to `preemptions`, or
+/// left to the models' own ([`PREEMPTION_BOUND`]).
+fn run_model(
+    model: &str,
+    dir: &Path,
+    target_dir: &Path,
+    preemptions: Option<usize>,
+) -> Result<RunOutput, String> {
     let mut cmd = cargo_command(target_dir);
     cmd.args([
         "test",
@@ -395,6 +425,9 @@ fn run_model(model: &str, dir: &Path, target_dir: &Path) -> Result<RunOutput, St
     cmd.env("RUSTFLAGS", "--cfg loom")
         .env("LOOM_LOCATION", "1")
         .env("RUST_BACKTRACE", "0");
+    if let Some(preemptions) = preemptions {
+        cmd.env("LOOM_MAX_PREEMPTIONS", preemptions.to_string());
+    }
     let output = cmd
         .output()
         .map_err(|e| format!("running `cargo test` for {model}: {e}"))?;
@@ -703,7 +736,7 @@ fn check_bug(
     let scratch = prepare_scratch(root, root_manifest, bug, &patched).map_err(one)?;
 
     let started = Instant::now();
-    let output = run_model(&spec.model, &scratch, target_dir).map_err(one)?;
+    let output = run_model(&spec.model, &scratch, target_dir, None).map_err(one)?;
     eprintln!(
         "{}: `cargo test … {}` took {:.1?}",
         bug.id(),
@@ -735,12 +768,48 @@ fn check_bug(
     ) {
         problems.push(problem);
     }
+    problems.extend(check_preemptions(&spec, &scratch, target_dir));
 
     if problems.is_empty() {
         Ok(())
     } else {
         Err(problems)
     }
+}
+
+/// Checks that `spec.preemptions` is the fewest preemptions that catch the bug: caught, as
+/// declared, with that many (the run at the models' own bound already showed it when they are
+/// equal), and missed with one fewer.
+fn check_preemptions(spec: &BugSpec, scratch: &Path, target_dir: &Path) -> Vec<String> {
+    let n = spec.preemptions;
+    let mut problems = Vec::new();
+    let mut run = |bound: usize| match run_model(&spec.model, scratch, target_dir, Some(bound)) {
+        Ok(output) => Some(output),
+        Err(problem) => {
+            problems.push(problem);
+            None
+        }
+    };
+    let caught = (n < PREEMPTION_BOUND).then(|| run(n)).flatten();
+    let missed = n.checked_sub(1).and_then(&mut run);
+    if let Some(output) = caught
+        && let Some(first) = check_caught(spec, &output).into_iter().next()
+    {
+        problems.push(format!(
+            "bug.toml says {n} preemptions catch this bug, but with LOOM_MAX_PREEMPTIONS={n}: {first}"
+        ));
+    }
+    if let Some(output) = missed
+        && !(output.success && output.stdout.contains("test result: ok. 1 passed"))
+    {
+        problems.push(format!(
+            "bug.toml says this bug needs {n} preemptions, but the model did not pass with \
+             LOOM_MAX_PREEMPTIONS={}: declare fewer\n--- stdout:\n{}",
+            n - 1,
+            output.stdout.trim_end()
+        ));
+    }
+    problems
 }
 
 #[test]
@@ -764,14 +833,16 @@ mod unit {
 
     #[test]
     fn bug_toml_needs_a_message_exactly_for_panics() {
-        let deadlock = "title = \"t\"\nmodel = \"m_1\"\ncaught_as = \"deadlock\"\n";
+        let deadlock =
+            "title = \"t\"\nmodel = \"m_1\"\ncaught_as = \"deadlock\"\npreemptions = 2\n";
         let spec = parse_bug_toml(deadlock).unwrap();
         assert_eq!(
-            (spec.model.as_str(), spec.caught),
-            ("m_1", Caught::Deadlock)
+            (spec.model.as_str(), spec.caught, spec.preemptions),
+            ("m_1", Caught::Deadlock, 2)
         );
 
-        let panic = "title = \"t\"\nmodel = \"m\"\ncaught_as = \"panic\"\nmessage = \"lost\"\n";
+        let panic = "title = \"t\"\nmodel = \"m\"\ncaught_as = \"panic\"\npreemptions = 0\n\
+                     message = \"lost\"\n";
         assert_eq!(
             parse_bug_toml(panic).unwrap().caught,
             Caught::Panic("lost".to_owned())
@@ -782,10 +853,33 @@ mod unit {
         assert!(parse_bug_toml(&deadlock.replace("deadlock", "hang")).is_err());
         assert!(parse_bug_toml(&deadlock.replace("m_1", "m 1")).is_err());
         assert!(parse_bug_toml(&deadlock.replace("\"t\"", "\"t\\nu\"")).is_err());
+        for preemptions in [
+            "",
+            "preemptions = 4\n",
+            "preemptions = -1\n",
+            "preemptions = \"2\"\n",
+        ] {
+            let error =
+                parse_bug_toml(&deadlock.replace("preemptions = 2\n", preemptions)).unwrap_err();
+            assert!(
+                error.contains("needs `preemptions`"),
+                "{preemptions:?}: {error}"
+            );
+        }
         assert!(
             parse_bug_toml(&format!("{deadlock}expect = 1\n"))
                 .unwrap_err()
                 .contains("unknown keys [\"expect\"]")
+        );
+    }
+
+    #[test]
+    fn the_bound_here_is_the_models_bound() {
+        let model = fs::read_to_string(workspace_root().join("crates/sync/src/model.rs")).unwrap();
+        let declared = format!("pub const PREEMPTION_BOUND: usize = {PREEMPTION_BOUND};");
+        assert!(
+            model.contains(&declared),
+            "crates/sync/src/model.rs lacks `{declared}`"
         );
     }
 

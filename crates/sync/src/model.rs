@@ -10,7 +10,9 @@ use crate::{Condvar, Mutex};
 /// bug in the zoo and still explores a two-worker pool in well under a second.
 pub const PREEMPTION_BOUND: usize = 3;
 
-/// Explores every interleaving of `model` up to [`PREEMPTION_BOUND`] preemptions.
+/// Explores every interleaving of `model` up to [`PREEMPTION_BOUND`] preemptions, or as many as
+/// loom's own `LOOM_MAX_PREEMPTIONS` says, when it is set: `LOOM_MAX_PREEMPTIONS=1` shows what a
+/// smaller bound would miss.
 ///
 /// # Panics
 ///
@@ -18,7 +20,7 @@ pub const PREEMPTION_BOUND: usize = 3;
 /// panic; loom aborts the process instead when every thread is blocked (a deadlock).
 pub fn check(model: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(PREEMPTION_BOUND);
+    builder.preemption_bound = builder.preemption_bound.or(Some(PREEMPTION_BOUND));
     builder.check(model);
 }
 // ANCHOR_END: check
