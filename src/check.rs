@@ -388,9 +388,8 @@ impl Checker {
     ///
     /// # Errors
     ///
-    /// [`Error::Toolchain`] if Cargo cannot run or a toolchain component is missing,
-    /// [`Error::Interrupted`], or an output that cannot be read. A failing build or test is an
-    /// [`Outcome`], not an error.
+    /// [`Error::Toolchain`] if Cargo cannot be run or waited for, or a toolchain component is
+    /// missing; [`Error::Interrupted`]. A failing build or test is an [`Outcome`], not an error.
     pub fn check(
         &self,
         dir: &Path,

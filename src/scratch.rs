@@ -67,7 +67,7 @@ pub enum Tests {
 /// How [`standalone_manifest`] writes the copy's manifest.
 #[derive(Debug, Clone, Copy)]
 pub struct Standalone<'a> {
-    /// The test that writes it, named in the manifest's first comment.
+    /// The tool or test that writes it, named in the manifest's first comment.
     pub written_by: &'a str,
     /// Whether the copy keeps the member's tests and dev-dependencies.
     pub tests: Tests,

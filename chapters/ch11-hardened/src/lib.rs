@@ -181,7 +181,8 @@ where
     }
     // ANCHOR_END: accept-loop
     // Wait for every accepted connection to be answered, then read the figures: no job is left
-    // to change them. Dropping the pools then only joins idle threads.
+    // to change them. Dropping `pool` then only joins idle threads; dropping `refusals` still
+    // waits for the refusals it holds.
     pool.close();
     pool.join();
     Ok(pool.metrics())

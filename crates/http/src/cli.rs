@@ -34,7 +34,8 @@ impl ServerArgs {
     ///
     /// # Errors
     ///
-    /// If the address cannot be bound (in use, not permitted); the error names the address.
+    /// If the address cannot be bound (in use, not permitted), and then the error names the
+    /// address; or if the bound address cannot be read.
     pub fn bind(&self) -> io::Result<TcpListener> {
         let listener = listener::bind(self.addr(), self.backlog).map_err(|e| {
             io::Error::new(e.kind(), format!("cannot listen on {}: {e}", self.addr()))

@@ -11,7 +11,8 @@ use crate::response::{Response, Status};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectionConfig {
     /// How long a read may wait for the client. A silent client (a browser's speculative
-    /// connection, a slow attacker) is dropped after this, so it cannot hold a thread forever.
+    /// connection, a slow attacker) is answered `408 Request Timeout` and closed after this, so
+    /// it cannot hold a thread forever.
     pub read_timeout: Duration,
     /// How long a write may wait for a client that does not read its response.
     pub write_timeout: Duration,
@@ -49,14 +50,15 @@ pub enum Outcome {
     Rejected(Status),
     /// The connection ended without a response (closed early, reset, or an unanswerable error).
     Dropped,
-    /// Writing the response failed.
+    /// Setting the socket's timeouts, or writing the response, failed.
     WriteFailed(io::Error),
 }
 
 /// Serves one request on `stream` with `handler`, using [`ConnectionConfig::default`].
 ///
 /// Never panics on client input: every malformed or oversized request gets its error response,
-/// a closed or silent connection is dropped. The handler itself is trusted; a handler that panics
+/// a silent one `408 Request Timeout` once the read timeout passes, and a connection closed before
+/// its first byte is dropped. The handler itself is trusted; a handler that panics
 /// unwinds through here.
 pub fn handle_connection<H>(stream: TcpStream, handler: &H) -> Outcome
 where

@@ -18,7 +18,8 @@ pub const NOT_FOUND_PAGE: &str = include_str!("../pages/404.html");
 /// - `GET /sleep` waits `sleep` first, standing in for a slow request (a big query, a slow disk);
 /// - any other path gets `404 Not Found`, any other method `405 Method Not Allowed`.
 ///
-/// `HEAD` is answered like `GET`, without the body.
+/// `HEAD` gets the same response as `GET`; [`crate::connection::handle_connection`] leaves out
+/// the body.
 pub fn routes(sleep: Duration) -> impl Fn(&Request) -> Response + Send + Sync + Clone + 'static {
     move |request: &Request| {
         if request.method != "GET" && request.method != "HEAD" {

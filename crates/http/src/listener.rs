@@ -63,9 +63,21 @@ pub fn stoppable(listener: &TcpListener) -> io::Result<(Incoming<'_>, StopHandle
 #[derive(Default)]
 struct Shared {
     stopping: AtomicBool,
-    /// The local address of the wake-up connection, once it is connected.
-    wake_addr: Mutex<Option<SocketAddr>>,
+    /// What became of the wake-up connection.
+    wake: Mutex<Wake>,
     wake_known: Condvar,
+}
+
+/// The wake-up connection, as [`StopHandle::stop`] records it for the accept loop.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Wake {
+    /// Not recorded yet: no stop, or one still connecting.
+    #[default]
+    Unknown,
+    /// Connected from this local address: the accept loop ends when it accepts that peer.
+    From(SocketAddr),
+    /// Not made, or its address is unknown: the accept loop ends after its next `accept`.
+    Failed,
 }
 
 /// The accepted connections, as [`TcpListener::incoming`] gives them, until stopped.
@@ -95,21 +107,28 @@ impl Iterator for Incoming<'_> {
         // connection is its own, then tell that one from a real client's.
         let mut wake = self
             .shared
-            .wake_addr
+            .wake
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        while wake.is_none() {
+        while *wake == Wake::Unknown {
             wake = self
                 .shared
                 .wake_known
                 .wait(wake)
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
         }
-        if *wake == Some(peer) {
-            self.done = true;
-            None
-        } else {
-            Some(Ok(stream))
+        match *wake {
+            Wake::From(addr) if addr == peer => {
+                self.done = true;
+                None
+            }
+            // No wake-up connection will come to end the loop: this client, accepted, is still
+            // served, and the loop ends here instead.
+            Wake::Failed => {
+                self.done = true;
+                Some(Ok(stream))
+            }
+            _ => Some(Ok(stream)),
         }
     }
 }
@@ -132,8 +151,8 @@ impl StopHandle {
     /// # Errors
     ///
     /// If the wake-up connection cannot be made, even after retrying for about a second (for
-    /// example when the process has no descriptor left). The loop then ends at its next
-    /// `accept`, whether that fails or succeeds.
+    /// example when the process has no descriptor left), or its address cannot be read. The loop
+    /// then ends at its next `accept`: when that accepts a client, the client is yielded first.
     pub fn stop(&self) -> io::Result<()> {
         if self.shared.stopping.swap(true, Ordering::AcqRel) {
             return Ok(());
@@ -148,18 +167,18 @@ impl StopHandle {
             std::thread::sleep(STOP_RETRY_PAUSE);
             result = TcpStream::connect(self.addr);
         }
-        let mut wake = self
+        // Recorded whatever happened: the accept loop may be waiting to learn it.
+        let (wake, outcome) = match result.and_then(|stream| stream.local_addr()) {
+            Ok(addr) => (Wake::From(addr), Ok(())),
+            Err(e) => (Wake::Failed, Err(e)),
+        };
+        *self
             .shared
-            .wake_addr
+            .wake
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // On failure, record an address no accepted peer can have, so the loop ends at once.
-        *wake = Some(match &result {
-            Ok(stream) => stream.local_addr()?,
-            Err(_) => SocketAddr::from(([0, 0, 0, 0], 0)),
-        });
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = wake;
         self.shared.wake_known.notify_all();
-        result.map(drop)
+        outcome
     }
 
     /// Whether [`StopHandle::stop`] has been called.
@@ -224,5 +243,32 @@ mod tests {
         assert_eq!(served, 1);
         assert_eq!(client.join().unwrap(), "pong");
         assert!(stop.is_stopping());
+    }
+
+    /// A stop whose wake-up connection cannot be made (no descriptor left, say) still ends the
+    /// loop: the client its next `accept` takes is yielded, and nothing after it.
+    #[test]
+    fn a_stop_that_cannot_connect_ends_the_loop_after_one_more_accept() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (mut incoming, stop) = stoppable(&listener).unwrap();
+        // The same loop's handle, but pointed at a port nothing listens on.
+        let nowhere = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let failing = StopHandle {
+            addr: nowhere,
+            shared: Arc::clone(&stop.shared),
+        };
+        assert!(failing.stop().is_err(), "nothing listens at {nowhere}");
+        assert!(stop.is_stopping());
+
+        let client = TcpStream::connect(addr).unwrap();
+        let accepted = incoming.next().expect("the client").unwrap();
+        assert_eq!(accepted.peer_addr().unwrap(), client.local_addr().unwrap());
+        // Another client is waiting to be accepted; the loop has ended all the same.
+        let _late = TcpStream::connect(addr).unwrap();
+        assert!(incoming.next().is_none());
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! The parser is deliberately strict and bounded: every input, however hostile, ends in either a
 //! [`Request`] or a [`RequestError`] that says which response (if any) the client gets. It never
-//! panics and never reads more than [`Limits`] allows.
+//! panics, and never consumes more than [`Limits`] allows, plus the one byte that shows a line is
+//! over its limit.
 
 use std::fmt;
 use std::io::{self, BufRead, Read};
@@ -151,7 +152,8 @@ impl std::error::Error for RequestError {
     }
 }
 
-/// Whether an I/O error is a read timeout (`WouldBlock` on Unix, `TimedOut` on Windows).
+/// Whether an I/O error is a read timeout: `WouldBlock` from a Unix socket's timeout, `TimedOut`
+/// from Windows or from a connection's deadline.
 pub(crate) fn is_timeout(e: &io::Error) -> bool {
     matches!(
         e.kind(),
@@ -160,7 +162,8 @@ pub(crate) fn is_timeout(e: &io::Error) -> bool {
 }
 
 // ANCHOR: read-request
-/// Reads one request head from `reader`, never more than `limits` allows.
+/// Reads one request head from `reader`, never more than `limits` allows (and the one byte past a
+/// limit that shows a line is over it).
 ///
 /// # Errors
 ///
@@ -218,12 +221,12 @@ enum Line {
     Eof,
     /// End of stream in the middle of the line.
     Truncated,
-    /// More than the allowed bytes without a line end.
+    /// More than the allowed bytes before the line end.
     TooLong,
 }
 
 // ANCHOR: read-line
-/// Reads up to `max` bytes (CRLF included) of one line.
+/// Reads one line of at most `max` bytes (CRLF included), taking at most `max + 1` from `reader`.
 fn read_line<R: BufRead>(reader: &mut R, max: usize) -> Result<Line, RequestError> {
     let mut buf = Vec::new();
     // Reading one byte past the limit tells "exactly at the limit" from "over it".

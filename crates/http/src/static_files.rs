@@ -68,7 +68,8 @@ impl StaticFiles {
 
     // ANCHOR: read
     /// Reads the file a relative path names (`index.html` for a folder), if it lies inside root:
-    /// `Ok(None)` if there is no such file to serve, an error if the server could not look.
+    /// `Ok(None)` if there is no such file to serve (or it cannot be read for any reason but a
+    /// shortage), an error only when resources ran out ([`is_exhaustion`]).
     fn read(&self, relative: &Path) -> io::Result<Option<(PathBuf, Vec<u8>)>> {
         let found = |result: io::Result<PathBuf>| match result {
             Ok(path) => Ok(Some(path)),

@@ -48,8 +48,8 @@ struct State<T> {
 }
 
 impl<T> Shared<T> {
-    /// Nothing panics while holding this lock, but a message's `Drop` could; the state stays
-    /// consistent either way, so a poisoned lock is used as is.
+    /// Nothing panics while holding this lock (no message is dropped under it); were it poisoned,
+    /// the state would still be consistent, so a poisoned lock is used as is.
     fn lock(&self) -> MutexGuard<'_, State<T>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }

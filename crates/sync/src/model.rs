@@ -17,7 +17,7 @@ pub const PREEMPTION_BOUND: usize = 3;
 /// # Panics
 ///
 /// When `model` panics in some interleaving (an assertion failed), with that interleaving's
-/// panic; loom aborts the process instead when every thread is blocked (a deadlock).
+/// panic; a deadlock (every thread blocked) is a `deadlock; threads = …` panic, then an abort.
 pub fn check(model: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = builder.preemption_bound.or(Some(PREEMPTION_BOUND));

@@ -33,7 +33,7 @@ impl TestServer {
     ///
     /// # Panics
     ///
-    /// If no loopback port can be bound.
+    /// If no loopback port can be bound, or the listener cannot be made stoppable.
     pub fn start<F>(serve: F) -> TestServer
     where
         F: FnOnce(Incoming<'_>) + Send + 'static,
@@ -77,7 +77,7 @@ impl Drop for TestServer {
 pub struct Reply {
     /// The status code.
     pub status: u16,
-    /// The header section, as text.
+    /// The status line and the header fields, as text, without the empty line that ends them.
     pub head: String,
     /// The body bytes.
     pub body: Vec<u8>,

@@ -9,7 +9,7 @@
 //! task's state and a small line buffer, not a thread and its stack. The protocol is the blocking
 //! server's, byte for byte: both read a line and call [`protocol::respond`]. The number of open
 //! connections is bounded by a semaphore, and a connection beyond it is told
-//! [`BUSY`](protocol::BUSY), as the pool's queue bound does.
+//! [`protocol::BUSY`], as the pool's queue bound does.
 
 use std::future::Future;
 use std::io;
@@ -72,7 +72,8 @@ struct Counters {
 
 // ANCHOR: run
 /// Serves TIME on `listener` with a runtime of the given flavour until `stop` completes, then
-/// stops accepting and waits for every accepted connection to end.
+/// stops accepting and waits for every connection it is serving to end (refusals still reading
+/// off a refused client's request are cut short).
 ///
 /// # Errors
 ///
@@ -105,8 +106,9 @@ pub fn run(
             config,
         ));
         stop.await;
-        // Aborting stops the loop at its only await, `accept`: a connection it has accepted is
-        // always already spawned, and dropping the listener refuses the ones not yet accepted.
+        // Aborting stops the loop at an await (`accept`, or the back-off after a failed one), and
+        // none lies between an accept and its spawn: a connection it has accepted is always
+        // already spawned, and dropping the listener refuses the ones not yet accepted.
         accepting.abort();
         let _ = accepting.await;
         // Every connection holds a permit until it ends: taking them all waits for the last.

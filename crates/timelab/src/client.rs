@@ -611,7 +611,8 @@ fn pool(plan: &Plan, shared: &Arc<Shared>) -> Result<(), ClientError> {
 // ANCHOR_END: pool
 
 /// The child process for one connection: this program again, with [`CHILD_COMMAND`]; standard
-/// output and error piped back (the two pipes the lab's processes kept each), input closed.
+/// output and error piped back (the two pipes the lab's processes kept each), input from
+/// `/dev/null`.
 fn child_command(program: &PathBuf, plan: &Plan, requests: u64) -> Command {
     let mut command = Command::new(program);
     command
@@ -621,7 +622,8 @@ fn child_command(program: &PathBuf, plan: &Plan, requests: u64) -> Command {
         .arg("--requests")
         .arg(requests.to_string())
         .arg("--timeout-ms")
-        // At least a millisecond: the child's option counts in milliseconds, and 0 is no timeout.
+        // At least a millisecond: the child's option counts in milliseconds, and std refuses a
+        // zero timeout.
         .arg(plan.timeout.as_millis().max(1).to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

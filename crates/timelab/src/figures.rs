@@ -66,7 +66,7 @@ pub struct Figure {
 /// Why the figures could not be rendered or written.
 #[derive(Debug)]
 pub enum FigureError {
-    /// A data file is not there: every figure set needs all three.
+    /// A data file is not there: every figure set needs all four.
     Missing {
         /// The file looked for.
         path: PathBuf,
@@ -303,8 +303,9 @@ fn rate(per_s: f64) -> String {
     decimal(per_s, if per_s < 10.0 { 1 } else { 0 })
 }
 
-/// A latency in microseconds, in milliseconds with three significant digits or more: loopback
-/// replies take tens of microseconds, and SYN retries take seconds, in the same table.
+/// A latency in microseconds, in milliseconds with three decimals below 1 ms and one fewer for
+/// each power of ten above, down to none: loopback replies take tens of microseconds, and SYN
+/// retries take seconds, in the same table.
 fn millis(us: f64) -> String {
     let ms = us / 1000.0;
     let decimals = if ms < 1.0 {
@@ -1830,7 +1831,7 @@ mod tests {
             .map(|i| format!("server number {i} of five"))
             .collect();
         let layout = legend_layout(&labels, 840);
-        // 24 characters: 247 pixels a column, three fit, so two rows: three, then two.
+        // 23 characters: 238 pixels a column, three fit, so two rows: three, then two.
         assert_eq!(
             layout.iter().map(|&(_, row)| row).collect::<Vec<_>>(),
             [0, 0, 0, 1, 1]

@@ -54,7 +54,7 @@ enum Command {
     /// connection, and reports what happened.
     Client(ClientArgs),
     /// Runs every measurement the book shows (TIME models under the lab's clients, the HTTP
-    /// stages under wrk, the lab's failures) and writes its data as JSON.
+    /// stages under wrk, the lab's failures, idle connections) and writes its data as JSON.
     Sweep(SweepArgs),
     /// Renders the book's tables and plots from a sweep's data.
     Figures {
@@ -238,8 +238,8 @@ fn render_figures(data: &Path) -> ExitCode {
     }
 }
 
-/// Runs the client and prints its report; exits with 2 if the options are refused, and with
-/// success whenever a report is printed, whatever it says.
+/// Runs the client and prints its report; exits with 2 if no run could be made (options refused,
+/// no pool, no program to start), and with success whenever a report is printed, whatever it says.
 fn run_client(args: &ClientArgs) -> ExitCode {
     let plan = client::loopback_addr(&args.addr).and_then(|addr| {
         let duration = match args.duration_s {

@@ -184,7 +184,7 @@ impl Tally {
         tally
     }
 
-    /// Counts one request issued and answered after `latency`.
+    /// Counts one request, already counted as issued, as answered after `latency`.
     pub fn complete(&mut self, latency: Duration) {
         self.completed += 1;
         self.latencies_us

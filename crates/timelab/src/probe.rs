@@ -3,7 +3,8 @@
 //! and the kernel's count of handshakes that had to wait ([`Handshakes`]).
 //!
 //! Everything here is read from files, because the workspace forbids `unsafe` code and so the
-//! `getrlimit` call itself. Elsewhere than on Linux every reading is `None`.
+//! `getrlimit` call itself. Elsewhere than on Linux every reading is `None`, or an
+//! `Unsupported` error.
 
 use std::fs::File;
 use std::io::{self, Read, Seek};
@@ -254,7 +255,7 @@ pub struct Handshakes {
 }
 
 impl Handshakes {
-    /// The counts now; `None` off Linux, or if the file has neither counter.
+    /// The counts now; `None` off Linux, or if the file lacks either counter.
     pub fn now() -> Option<Handshakes> {
         parse_handshakes(&std::fs::read_to_string("/proc/net/netstat").ok()?)
     }

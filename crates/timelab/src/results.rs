@@ -1,13 +1,15 @@
 //! What a sweep measured, as it is stored: the data `timelab sweep` writes as JSON, and
 //! [`crate::figures`] turns into the book's tables and plots.
 //!
-//! Three files, each standing alone with the machine it was measured on:
+//! Four files, each standing alone with the machine it was measured on:
 //!
 //! - [`TimeSweep`] (`time.json`): every TIME server model under every lab client, at each
 //!   concurrency;
 //! - [`HttpSweep`] (`http.json`): the HTTP server stages under `wrk`, at each concurrency;
 //! - [`LabFailures`] (`failures.json`): the lab's failures, made on purpose, each beside the run
-//!   that fixes it.
+//!   that fixes it;
+//! - [`IdleSweep`] (`idle.json`): each TIME server model holding silent connections while a
+//!   client makes requests.
 
 use serde::{Deserialize, Serialize};
 
@@ -29,8 +31,8 @@ pub struct Machine {
     pub cpus: usize,
     /// The kernel release (`/proc/sys/kernel/osrelease`).
     pub kernel: Option<String>,
-    /// The soft limit on open descriptors the servers and clients inherited (`ulimit -n`),
-    /// unless a run lowers it on purpose.
+    /// The soft limit on open descriptors (`ulimit -n`) the sweep raised its servers and clients
+    /// to, unless a run lowers it on purpose.
     pub open_files_limit: Option<u64>,
     /// The most threads the system allows (`kernel.threads-max`).
     pub threads_max: Option<u64>,
@@ -99,7 +101,7 @@ pub struct HttpServer {
     pub description: String,
     /// The chapter crate whose binary ran.
     pub package: String,
-    /// The options it ran with, after `--port 0`.
+    /// The options it ran with, before the `--port 0` and `--backlog` the sweep adds.
     pub args: Vec<String>,
 }
 

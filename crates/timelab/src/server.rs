@@ -2,7 +2,7 @@
 //!
 //! One connection is one job: a worker serves it, request after request, until the client quits
 //! or closes or goes quiet for too long. The queue is bounded; a connection that finds it full is
-//! told [`BUSY`](crate::protocol::BUSY) by a one-thread refusal pool, as the HTTP server does
+//! told [`crate::protocol::BUSY`] by a one-thread refusal pool, as the HTTP server does
 //! (chapter 9), and running out of descriptors is survived with stage 11's reserve and back-off.
 
 use std::io::{self, BufReader, Write};

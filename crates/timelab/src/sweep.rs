@@ -113,8 +113,9 @@ impl std::error::Error for SweepError {}
 /// Set in the environment of a sweep that has raised its own descriptor limit.
 const RAISED_MARK: &str = "TIMELAB_SWEEP_LIMIT_RAISED";
 
-/// Runs this program again, with the same arguments, under a raised descriptor limit
-/// ([`Limit::Raised`]), unless this is that run already; returns only if it cannot.
+/// Runs this program again, with the same arguments, under a raised descriptor limit (as high as
+/// the hard limit allows, up to 65,536), unless this is that run already; returns only if it
+/// cannot.
 ///
 /// The sweep holds a thousand connections itself (the idle part); the servers and clients it
 /// starts raise their own limits.
