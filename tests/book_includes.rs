@@ -373,7 +373,6 @@ fn markdown_files(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// The problems with every include in the Markdown files under `src` (in the workspace `root`).
 /// The line numbers a sentence cites (`line 205`, `on line 50 of`), with the 1-based line of the
 /// Markdown file each is on; code blocks and include directives are skipped.
 fn cited_lines(text: &str) -> Vec<(usize, u32)> {
@@ -441,6 +440,8 @@ fn check_cited_lines(md: &Path, text: &str, links: &[Link]) -> Vec<(usize, Strin
         .collect()
 }
 
+/// The problems with every include in the Markdown files under `src` (in the workspace `root`),
+/// and with the line numbers their prose cites.
 fn check_book(root: &Path, src: &Path) -> Vec<String> {
     let mut problems = Vec::new();
     let mut includes = 0;

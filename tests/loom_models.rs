@@ -1,7 +1,7 @@
 //! Runs every loom model in the workspace as part of the normal test command.
 //!
 //! The models live beside the code they check (`tests/loom.rs` in `crates/sync` and in each stage
-//! from the shared queue on) and compile only with `--cfg loom`, which swaps std's primitives for
+//! from the shared queue on that has a pool of its own; see `SAME_POOL`) and compile only with `--cfg loom`, which swaps std's primitives for
 //! loom's in `poolbook-sync`. That flag must reach every crate of the build, so the models run in
 //! a nested `cargo test` with its own `RUSTFLAGS` and target directory (`target/loom`): it never
 //! invalidates the normal build's artifacts, and the normal build never sees loom. They run in a

@@ -393,9 +393,9 @@ fn reader_command(model: &str) -> String {
     )
 }
 
-/// Runs `model` under loom in `dir`, in a child process (a deadlock aborts it).
-/// Runs `model` in the bug's copy at `dir`, with loom's preemption bound set to `preemptions`, or
-/// left to the models' own ([`PREEMPTION_BOUND`]).
+/// Runs `model` under loom in the bug's copy at `dir`, in a child process (a deadlock aborts it),
+/// with loom's preemption bound set to `preemptions`, or left to the models' own
+/// ([`PREEMPTION_BOUND`]).
 fn run_model(
     model: &str,
     dir: &Path,

@@ -2,7 +2,7 @@
 //! are the runner's own code, `poolbook::scratch`): the driver that checks every item (step or
 //! bug) and reports every problem at once, and the insta snapshots the book includes.
 //!
-//! Each test binary includes this module (`mod support;`).
+//! Both include this module (`mod support;`).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -28,7 +28,7 @@ pub(crate) fn root_manifest(root: &Path) -> Table {
 
 /// One thing to check (a compile-fail step, a zoo bug) with a snapshot in its folder.
 pub(crate) trait Item {
-    /// How problems name it, e.g. `chapters/ch05-shared-queue/bugs/01-lock-held`.
+    /// How problems name it, e.g. `chapters/ch05-shared-queue/bugs/01-lock-held-during-job`.
     fn id(&self) -> String;
     /// The folder holding its snapshot.
     fn dir(&self) -> &Path;
@@ -77,8 +77,9 @@ pub(crate) fn check_all<T: Item>(
     );
 }
 
-/// Compares `$text` with the insta snapshot `<$dir>/<$name>.snap` (written when missing, or with
-/// `INSTA_UPDATE=always`); `Err` with `$how_to_accept` and the text if it differs.
+/// Compares `$text` with the insta snapshot `<$dir>/<$name>.snap`; `Err` with `$how_to_accept`
+/// and the text if it is missing or differs. `INSTA_UPDATE=always` writes it in place instead;
+/// otherwise, outside CI, insta leaves the new text beside it as `<$name>.snap.new`.
 ///
 /// A macro, so that insta's `file!()` names the calling test in the snapshot's `source:` line,
 /// as it did before this helper existed.

@@ -13,7 +13,8 @@ use poolbook_testkit::{Gate, TestServer, resident_kib, thread_count};
 /// Holds slow requests open against a thread-per-connection server and reports the cost.
 #[derive(Parser)]
 struct Args {
-    /// How many connections to hold open at the end (bounded by the descriptor limit).
+    /// How many connections to hold open at the end (bounded by the descriptor limit, and at
+    /// most 10,000).
     #[arg(long, default_value_t = 400)]
     connections: usize,
     /// How many connections to add between two readings.

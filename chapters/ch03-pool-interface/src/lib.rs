@@ -1,7 +1,7 @@
 //! Stage 3: the thread pool's interface, written by following the compiler.
 //!
 //! The server hands each connection to a [`ThreadPool`] instead of spawning a thread. The pool has
-//! its final interface (`new`, `build`, `execute`) but no threads yet: `execute` runs the job on
+//! the interface the server needs (`new`, `build`, `execute`) but no threads yet: `execute` runs the job on
 //! the calling thread, so this stage serves one connection at a time, like stage 1.
 
 // ANCHOR: modules
@@ -21,7 +21,7 @@ use pool::ThreadPool;
 // ANCHOR: serve
 /// Serves each connection `incoming` yields as a job on a pool of four threads.
 ///
-/// Returns when `incoming` ends.
+/// Returns when `incoming` ends. (In this stage the pool's `execute` runs each job on the caller.)
 pub fn serve<I, H>(incoming: I, handler: H)
 where
     I: IntoIterator<Item = io::Result<TcpStream>>,

@@ -64,8 +64,8 @@ impl ThreadPool {
     /// Runs `f` on one of the pool's threads.
     ///
     /// In this stage, `f` runs on the calling thread and has finished when `execute` returns. The
-    /// bounds are those of `std::thread::spawn`, so that the next stage can hand `f` to another
-    /// thread without changing this signature.
+    /// bounds are those of `std::thread::spawn`, so that a later stage (the shared queue) can hand
+    /// `f` to another thread without changing this signature.
     pub fn execute<F>(&self, f: F)
     where
         F: FnOnce() + Send + 'static,

@@ -22,7 +22,7 @@ use pool::{PoolCreationError, ThreadPool};
 // ANCHOR: serve
 /// Serves each connection `incoming` yields as a job on a pool of four threads.
 ///
-/// Returns when `incoming` ends.
+/// Returns when `incoming` ends. (In this stage the pool's `execute` runs each job on the caller.)
 ///
 /// # Errors
 ///

@@ -53,8 +53,8 @@ struct Panics {
 impl Panics {
     /// Records that worker `worker`'s job panicked with `payload`, and tells the hook.
     ///
-    /// Neither the hook nor the payload is trusted: either may panic in turn (a payload's `Drop`
-    /// can), and that must not take the worker down either.
+    /// Neither the hook nor the payload is trusted: a hook that panics, or a job's payload whose
+    /// `Drop` does, is caught here too and does not take the worker down.
     fn job_panicked(&self, worker: usize, payload: Box<dyn Any + Send>) {
         self.count.fetch_add(1, Ordering::SeqCst);
         let report = JobPanic {

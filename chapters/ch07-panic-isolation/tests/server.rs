@@ -1,5 +1,5 @@
-//! Stage 7 serves the demo routes, survives bad input, and serves while a request is held: its
-//! pool runs connections on four workers.
+//! Stage 7 serves the demo routes, survives bad input and handlers that panic, and serves while
+//! a request is held: its pool runs connections on four workers.
 
 use poolbook_testkit::TestServer;
 use poolbook_testkit::conformance::{self, BoxedHandler};

@@ -20,7 +20,7 @@ use pool::{PoolCreationError, ThreadPool};
 // ANCHOR: serve
 /// Serves each connection `incoming` yields as a job on a pool of four threads.
 ///
-/// Returns when `incoming` ends, and only after every connection it yielded has been answered:
+/// Returns when `incoming` ends, and only after every connection it yielded has been handled:
 /// dropping the pool at the end of this function waits for its workers to finish.
 ///
 /// # Errors

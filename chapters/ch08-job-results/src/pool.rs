@@ -53,8 +53,8 @@ struct Panics {
 impl Panics {
     /// Records that worker `worker`'s job panicked with `payload`, and tells the hook.
     ///
-    /// Neither the hook nor the payload is trusted: either may panic in turn (a payload's `Drop`
-    /// can), and that must not take the worker down either.
+    /// Neither the hook nor the payload is trusted: a hook that panics, or a job's payload whose
+    /// `Drop` does, is caught here too and does not take the worker down.
     fn job_panicked(&self, worker: usize, payload: Box<dyn Any + Send>) {
         self.count.fetch_add(1, Ordering::SeqCst);
         let report = JobPanic {
@@ -136,8 +136,8 @@ impl ThreadPool {
         ThreadPool::start(size, None)
     }
 
-    /// Like [`ThreadPool::build`], and calls `hook` (on the worker's thread) for every job that
-    /// panics, after the standard panic hook has printed its message.
+    /// Like [`ThreadPool::build`], and calls `hook` (on the worker's thread) for every `execute` job
+    /// that panics (not `spawn`'s), after the standard panic hook has printed its message.
     ///
     /// # Errors
     ///
@@ -172,7 +172,7 @@ impl ThreadPool {
     }
 
     // ANCHOR: panic-count
-    /// How many jobs have panicked so far.
+    /// How many `execute` jobs have panicked so far (a `spawn` job's panic is its handle's).
     ///
     /// A job's panic is counted before its worker takes its next job, so a caller that has seen
     /// a later job of the same worker finish also sees the count include it.
