@@ -6,7 +6,7 @@ use crate::{Condvar, Mutex};
 
 // ANCHOR: check
 /// How many times loom may preempt a thread in one explored execution. Bound 1 lets three of the
-/// zoo's bugs through and bound 2 one (chapter 9's `if` for `while` needs three); 3 catches every
+/// zoo's bugs through and bound 2 one (chapter 10's `if` for `while` needs three); 3 catches every
 /// bug in the zoo and still explores a two-worker pool in well under a second.
 pub const PREEMPTION_BOUND: usize = 3;
 
