@@ -12,12 +12,13 @@ use std::process::Command;
 
 /// Every crate with loom models. A crate that gains a `tests/loom.rs` must be listed here; the
 /// test below checks that none is forgotten.
-const MODELLED: [&str; 7] = [
+const MODELLED: [&str; 8] = [
     "poolbook-sync",
     "ch05-shared-queue",
     "ch06-graceful-shutdown",
     "ch07-panic-isolation",
     "ch08-job-results",
+    "ch09-condvar-queue",
     "ch10-bounded-queue",
     "ch11-lifecycle",
 ];
