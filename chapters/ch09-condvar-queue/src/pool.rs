@@ -151,6 +151,7 @@ impl ThreadPool {
         ThreadPool::start(size, Some(Box::new(hook)))
     }
 
+    // ANCHOR: start
     fn start(size: usize, hook: Option<PanicHook>) -> Result<ThreadPool, PoolCreationError> {
         if size == 0 {
             return Err(PoolCreationError::ZeroThreads);
@@ -172,6 +173,7 @@ impl ThreadPool {
         }
         Ok(pool)
     }
+    // ANCHOR_END: start
 
     // ANCHOR: panic-count
     /// How many `execute` jobs have panicked so far (a `spawn` job's panic is its handle's).
