@@ -1,20 +1,36 @@
 //! Checks the book's deliberate compile-fail steps.
 //!
-//! A step is a folder `chapters/<stage>/steps/<NN-name>/` holding a `step.toml` (`title`,
-//! `command`, `errors`) and overlay files that replace or add files in a copy of the stage crate.
+//! A step is a folder `chapters/<stage>/steps/<NN-name>/` holding:
+//!
+//! - `step.toml`: `title`, `command` (`cargo check`) and `errors` (the error codes it must
+//!   produce);
+//! - `step.patch`: a unified diff against the stage crate (`--- a/src/pool.rs`,
+//!   `+++ b/src/pool.rs`), touching only files under `src/`, and as small as the change the book
+//!   describes; the book shows it in a `diff` block;
+//! - `output.snap`: the insta snapshot of what the command prints, normalized.
+//!
+//! A step is a patch, not a copy of the files it changes, so that it cannot drift from its stage:
+//! when the stage's code moves, the patch either still applies (and the snapshot shows the new
+//! line numbers) or fails with `git`'s reason.
+//!
 //! For every step this test:
 //!
 //! 1. copies the stage crate (`Cargo.toml`, `src/`, `build.rs` if any) to
-//!    `target/compile-steps/<stage>/<step>/`, applies the overlay, and turns the manifest into a
-//!    standalone one (workspace inheritance resolved, dev-dependencies dropped, its own empty
-//!    `[workspace]`) next to a copy of the workspace's `Cargo.lock`;
+//!    `target/compile-steps/<stage>/<step>/`, applies the patch with `git apply` (a patch that no
+//!    longer applies fails the step), and turns the manifest into a standalone one (workspace
+//!    inheritance resolved, dev-dependencies dropped, its own empty `[workspace]`) next to a copy
+//!    of the workspace's `Cargo.lock`;
 //! 2. runs the step's command there (all steps share `target/compile-steps-target`, so the
 //!    dependencies are built once), and checks that it fails with exactly the declared error codes
 //!    and resolved no dependency to a version other than the workspace's;
 //! 3. compares the normalized output with the step's `output.snap`, which the book includes from
 //!    its fourth line: `{{#include ../../chapters/<stage>/steps/<step>/output.snap:4:}}`.
 //!
-//! After changing a step (or the toolchain), regenerate the snapshots and read the diff:
+//! To write a step, edit the stage in place until it shows the error, then
+//! `git diff --relative=chapters/<stage> > chapters/<stage>/steps/<NN-name>/step.patch` and undo
+//! the edit (`git checkout chapters/<stage>/src`). After changing a step, its stage (where the
+//! patch touches or the lines it reports move) or the toolchain, regenerate the snapshots and
+//! read the diff:
 //! `INSTA_UPDATE=always cargo test --test compile_steps`. With `CI=true`, insta writes nothing
 //! and a mismatch fails.
 
@@ -31,8 +47,8 @@ use poolbook::scratch::{
 use toml::{Table, Value};
 
 use support::{
-    Item, check_all, compare_snapshot, display, file_name, root_manifest, sorted_entries,
-    workspace_root,
+    Item, PatchFile, check_all, compare_snapshot, display, file_name, root_manifest,
+    sorted_entries, workspace_root,
 };
 
 /// How a step's copy of its stage is made standalone: library and binaries only.
@@ -47,8 +63,14 @@ const STANDALONE: Standalone<'static> = Standalone {
 const STEP_KEYS: [&str; 3] = ["title", "command", "errors"];
 /// The snapshot's name; insta stores it as `output.snap` in the step folder.
 const SNAPSHOT_NAME: &str = "output";
-/// Files in a step folder that are not part of the overlay.
-const NOT_OVERLAY: [&str; 3] = ["step.toml", "output.snap", "output.snap.new"];
+/// The files a step folder holds.
+const STEP_FILES: [&str; 4] = ["step.toml", "step.patch", "output.snap", "output.snap.new"];
+/// The step itself, a patch against its stage.
+const STEP_PATCH: PatchFile = PatchFile {
+    name: "step.patch",
+    only_src: "the step is a change to the stage's code; its manifest stays as it is",
+    documented_in: "tests/compile_steps.rs",
+};
 /// The first word of Cargo's progress lines dropped from the output unless they name the stage.
 const PROGRESS_VERBS: [&str; 9] = [
     "Compiling",
@@ -180,34 +202,13 @@ fn is_error_code(code: &str) -> bool {
     code.len() == 5 && code.starts_with('E') && code[1..].bytes().all(|b| b.is_ascii_digit())
 }
 
-/// The overlay files of a step folder, as paths relative to it, sorted.
-fn overlay_files(dir: &Path) -> Vec<PathBuf> {
-    fn walk(base: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
-        for path in sorted_entries(dir) {
-            if path.is_dir() {
-                walk(base, &path, out);
-            } else {
-                out.push(
-                    path.strip_prefix(base)
-                        .expect("walked from base")
-                        .to_path_buf(),
-                );
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(dir, dir, &mut files);
-    files.retain(|rel| !NOT_OVERLAY.iter().any(|name| rel == Path::new(name)));
-    files
-}
-
-/// Makes `target/compile-steps/<stage>/<step>/` afresh: the stage crate, the overlay on top, a
-/// standalone manifest and the workspace's `Cargo.lock`.
+/// Makes `target/compile-steps/<stage>/<step>/` afresh: the stage crate with the step's patch
+/// applied, a standalone manifest and the workspace's `Cargo.lock`.
 fn prepare_scratch(
     root: &Path,
     root_manifest: &Table,
     step: &Step,
-    overlay: &[PathBuf],
+    patched: &BTreeSet<String>,
 ) -> Result<PathBuf, String> {
     let stage_dir = root.join("chapters").join(&step.stage);
     let scratch = root
@@ -225,19 +226,12 @@ fn prepare_scratch(
             copy_file(&stage_dir.join(file), &scratch.join(file))?;
         }
     }
-    for rel in overlay {
-        let from = step.dir.join(rel);
-        let to = scratch.join(rel);
-        if let Ok(original) = fs::read(&to)
-            && fs::read(&from).ok().as_ref() == Some(&original)
-        {
-            return Err(format!(
-                "overlay file {} is identical to the stage's own",
-                rel.display()
-            ));
-        }
-        copy_file(&from, &to)?;
-    }
+    STEP_PATCH.apply(
+        &step.dir.join(STEP_PATCH.name),
+        &stage_dir,
+        &scratch,
+        patched,
+    )?;
     let member = fs::read_to_string(scratch.join("Cargo.toml"))
         .map_err(|e| format!("reading the stage's Cargo.toml: {e}"))?;
     let manifest = standalone_manifest(&member, &stage_dir, root_manifest, root, &STANDALONE)?;
@@ -340,21 +334,21 @@ fn check_step(
     let spec_text =
         fs::read_to_string(&spec_path).map_err(|e| one(format!("no readable step.toml ({e})")))?;
     let spec = parse_step_toml(&spec_text).map_err(one)?;
-    let overlay = overlay_files(&step.dir);
-    if overlay.is_empty() {
-        return Err(one("no overlay files next to step.toml".to_owned()));
-    }
-    let misplaced: Vec<String> = overlay
+    let strays: Vec<String> = sorted_entries(&step.dir)
         .iter()
-        .filter(|rel| !(rel.starts_with("src") || *rel == Path::new("Cargo.toml")))
-        .map(|rel| rel.display().to_string())
+        .map(|path| file_name(path))
+        .filter(|name| !STEP_FILES.contains(&name.as_str()))
         .collect();
-    if !misplaced.is_empty() {
+    if !strays.is_empty() {
         return Err(one(format!(
-            "overlay files must be Cargo.toml or under src/, not {misplaced:?}"
+            "unexpected files {strays:?} (a step folder holds {STEP_FILES:?}; the step's code is \
+             its step.patch)"
         )));
     }
-    let scratch = prepare_scratch(root, root_manifest, step, &overlay).map_err(one)?;
+    let patch = fs::read_to_string(step.dir.join(STEP_PATCH.name))
+        .map_err(|e| one(format!("no readable {} ({e})", STEP_PATCH.name)))?;
+    let patched = STEP_PATCH.patched_files(&patch).map_err(one)?;
+    let scratch = prepare_scratch(root, root_manifest, step, &patched).map_err(one)?;
 
     let started = Instant::now();
     let output = run(&spec.command, &scratch, target_dir).map_err(one)?;
@@ -485,6 +479,23 @@ mod unit {
              error[E0433]: cannot find type `X`\n  --> src/lib.rs:1:1\n"
         );
         assert_eq!(error_codes(output), BTreeSet::from(["E0433".to_owned()]));
+    }
+
+    #[test]
+    fn a_step_patch_may_change_only_the_stage_source() {
+        let patch = "--- a/src/lib.rs\n+++ b/src/lib.rs\n@@ -1 +1 @@\n-a\n+b\n";
+        assert_eq!(
+            STEP_PATCH.patched_files(patch).unwrap(),
+            BTreeSet::from(["src/lib.rs".to_owned()])
+        );
+        let manifest = STEP_PATCH
+            .patched_files(&patch.replace("src/lib.rs", "Cargo.toml"))
+            .unwrap_err();
+        assert!(
+            manifest.starts_with("step.patch changes Cargo.toml"),
+            "{manifest}"
+        );
+        assert!(STEP_PATCH.patched_files("not a diff\n").is_err());
     }
 
     #[test]

@@ -55,7 +55,6 @@ mod support;
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use poolbook::scratch::{
@@ -65,8 +64,8 @@ use poolbook::scratch::{
 use toml::{Table, Value};
 
 use support::{
-    Item, check_all, compare_snapshot, display, file_name, root_manifest, sorted_entries,
-    workspace_root,
+    Item, PatchFile, check_all, compare_snapshot, display, file_name, root_manifest,
+    sorted_entries, workspace_root,
 };
 
 /// The keys a `bug.toml` may have (`message` only with `caught_as = "panic"`).
@@ -76,6 +75,12 @@ const BUG_KEYS: [&str; 5] = ["title", "model", "caught_as", "preemptions", "mess
 const PREEMPTION_BOUND: usize = 3;
 /// The files a bug folder holds.
 const BUG_FILES: [&str; 4] = ["bug.toml", "bug.patch", "report.snap", "report.snap.new"];
+/// The bug itself, a patch against the crate.
+const BUG_PATCH: PatchFile = PatchFile {
+    name: "bug.patch",
+    only_src: "the models in tests/ stay as they are",
+    documented_in: "tests/loom_zoo.rs",
+};
 /// The snapshot's name; insta stores it as `report.snap` in the bug folder.
 const SNAPSHOT_NAME: &str = "report";
 /// How a bug's copy of its crate is made standalone: with its tests and the loom profile.
@@ -264,72 +269,6 @@ fn has_model(models: &str, model: &str) -> bool {
     })
 }
 
-/// The files a patch changes, relative to the crate, from its `--- a/…` and `+++ b/…` lines;
-/// refuses a patch that changes nothing, or anything outside `src/`, or creates or deletes files.
-fn patched_files(patch: &str) -> Result<BTreeSet<String>, String> {
-    let mut files = BTreeSet::new();
-    for line in patch.lines() {
-        for (marker, prefix) in [("--- ", "a/"), ("+++ ", "b/")] {
-            let Some(path) = line.strip_prefix(marker) else {
-                continue;
-            };
-            // A traditional diff may follow the path with a tab and a time stamp.
-            let path = path.split('\t').next().unwrap_or(path).trim_end();
-            let Some(path) = path.strip_prefix(prefix) else {
-                return Err(format!(
-                    "bug.patch: `{line}` must name `{prefix}<path in the crate>`, not create or \
-                     delete a file"
-                ));
-            };
-            if !path.starts_with("src/") || path.split('/').any(|part| part == "..") {
-                return Err(format!(
-                    "bug.patch changes {path}, but a bug patch may only change files under src/ \
-                     (the models in tests/ stay as they are)"
-                ));
-            }
-            files.insert(path.to_owned());
-        }
-    }
-    if files.is_empty() {
-        return Err(
-            "bug.patch has no `--- a/src/…` / `+++ b/src/…` lines: it is not a unified diff"
-                .to_owned(),
-        );
-    }
-    Ok(files)
-}
-
-/// Applies `patch` to the files in `dir` with `git apply`, outside any repository (so that `git`
-/// neither reads this workspace's repository nor skips paths outside its current folder) and
-/// without any user or system configuration.
-fn apply_patch(patch: &Path, dir: &Path) -> Result<(), String> {
-    let mut git = Command::new("git");
-    git.arg("apply").arg(patch).current_dir(dir);
-    for (var, _) in std::env::vars_os() {
-        if var.to_string_lossy().starts_with("GIT_") {
-            git.env_remove(var);
-        }
-    }
-    let ceiling = dir.parent().unwrap_or(dir);
-    git.env("GIT_CEILING_DIRECTORIES", ceiling)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .env("LC_ALL", "C");
-    let output = git
-        .output()
-        .map_err(|e| format!("running `git apply` (is git installed?): {e}"))?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "bug.patch no longer applies to the crate's current source: the code it changes has \
-             moved on. Remake the patch against today's source (see tests/loom_zoo.rs). `git \
-             apply` says:\n{}",
-            String::from_utf8_lossy(&output.stderr).trim_end()
-        ))
-    }
-}
-
 /// Brings `target/loom-zoo-crates/<crate>/<bug>/` up to date: the crate with the bug's patch
 /// applied, a standalone manifest with the loom profile, and the workspace's `Cargo.lock`.
 fn prepare_scratch(
@@ -355,16 +294,7 @@ fn prepare_scratch(
     if crate_dir.join("build.rs").exists() {
         copy_file(&crate_dir.join("build.rs"), &staging.join("build.rs"))?;
     }
-    apply_patch(&bug.dir.join("bug.patch"), &staging)?;
-    for rel in patched {
-        let before = fs::read(crate_dir.join(rel)).unwrap_or_default();
-        let after = fs::read(staging.join(rel)).unwrap_or_default();
-        if before == after {
-            return Err(format!(
-                "bug.patch applied, but left {rel} as it was: `git apply` skipped it"
-            ));
-        }
-    }
+    BUG_PATCH.apply(&bug.dir.join(BUG_PATCH.name), &crate_dir, &staging, patched)?;
     let member = fs::read_to_string(crate_dir.join("Cargo.toml"))
         .map_err(|e| format!("reading the crate's Cargo.toml: {e}"))?;
     // Every copy of a crate has the same path relative to its own workspace root, so without a
@@ -730,9 +660,9 @@ fn check_bug(
             spec.model, bug.krate, spec.model
         )));
     }
-    let patch = fs::read_to_string(bug.dir.join("bug.patch"))
-        .map_err(|e| one(format!("no readable bug.patch ({e})")))?;
-    let patched = patched_files(&patch).map_err(one)?;
+    let patch = fs::read_to_string(bug.dir.join(BUG_PATCH.name))
+        .map_err(|e| one(format!("no readable {} ({e})", BUG_PATCH.name)))?;
+    let patched = BUG_PATCH.patched_files(&patch).map_err(one)?;
     let scratch = prepare_scratch(root, root_manifest, bug, &patched).map_err(one)?;
 
     let started = Instant::now();
@@ -896,34 +826,45 @@ mod unit {
     fn a_patch_may_change_only_existing_files_under_src() {
         let patch = "--- a/src/pool.rs\n+++ b/src/pool.rs\n@@ -1 +1 @@\n-a\n+b\n";
         assert_eq!(
-            patched_files(patch).unwrap(),
+            BUG_PATCH.patched_files(patch).unwrap(),
             BTreeSet::from(["src/pool.rs".to_owned()])
         );
-        assert!(patched_files(&patch.replace("src/pool", "tests/loom")).is_err());
-        assert!(patched_files(&patch.replace("a/src/pool.rs", "/dev/null")).is_err());
-        assert!(patched_files("not a diff\n").is_err());
+        assert!(
+            BUG_PATCH
+                .patched_files(&patch.replace("src/pool", "tests/loom"))
+                .is_err()
+        );
+        assert!(
+            BUG_PATCH
+                .patched_files(&patch.replace("a/src/pool.rs", "/dev/null"))
+                .is_err()
+        );
+        assert!(BUG_PATCH.patched_files("not a diff\n").is_err());
     }
 
     #[test]
     fn a_patch_that_no_longer_applies_says_so() {
         let dir = tempfile::tempdir().unwrap();
-        let crate_dir = dir.path().join("crate");
-        fs::create_dir_all(crate_dir.join("src")).unwrap();
-        fs::write(crate_dir.join("src/pool.rs"), "fn a() {}\nfn b() {}\n").unwrap();
+        let (original, copy) = (dir.path().join("crate"), dir.path().join("copy"));
+        for crate_dir in [&original, &copy] {
+            fs::create_dir_all(crate_dir.join("src")).unwrap();
+            fs::write(crate_dir.join("src/pool.rs"), "fn a() {}\nfn b() {}\n").unwrap();
+        }
         let patch = dir.path().join("bug.patch");
-        fs::write(
-            &patch,
-            "--- a/src/pool.rs\n+++ b/src/pool.rs\n@@ -1,2 +1,2 @@\n fn a() {}\n-fn c() {}\n+fn d() {}\n",
-        )
-        .unwrap();
-        let error = apply_patch(&patch, &crate_dir).unwrap_err();
-        assert!(error.contains("no longer applies"), "{error}");
+        let stale = "--- a/src/pool.rs\n+++ b/src/pool.rs\n@@ -1,2 +1,2 @@\n fn a() {}\n-fn c() {}\n+fn d() {}\n";
+        fs::write(&patch, stale).unwrap();
+        let patched = BUG_PATCH.patched_files(stale).unwrap();
+        let error = BUG_PATCH
+            .apply(&patch, &original, &copy, &patched)
+            .unwrap_err();
+        assert!(error.contains("bug.patch no longer applies"), "{error}");
+        assert!(error.contains("tests/loom_zoo.rs"), "{error}");
 
         let fits = "--- a/src/pool.rs\n+++ b/src/pool.rs\n@@ -1,2 +1,2 @@\n fn a() {}\n-fn b() {}\n+fn d() {}\n";
         fs::write(&patch, fits).unwrap();
-        apply_patch(&patch, &crate_dir).unwrap();
+        BUG_PATCH.apply(&patch, &original, &copy, &patched).unwrap();
         assert_eq!(
-            fs::read_to_string(crate_dir.join("src/pool.rs")).unwrap(),
+            fs::read_to_string(copy.join("src/pool.rs")).unwrap(),
             "fn a() {}\nfn d() {}\n"
         );
     }

@@ -100,7 +100,9 @@ struct Worker {
     id: usize,
     thread: thread::JoinHandle<()>,
 }
+// ANCHOR_END: worker
 
+// ANCHOR: worker-spawn
 impl Worker {
     /// Starts a worker whose thread is named `pool-worker-{id}`, so that debuggers, panic
     /// messages and `top -H` say which thread is which.
@@ -111,7 +113,7 @@ impl Worker {
         Ok(Worker { id, thread })
     }
 }
-// ANCHOR_END: worker
+// ANCHOR_END: worker-spawn
 
 // ANCHOR: debug
 impl fmt::Debug for ThreadPool {
