@@ -1,11 +1,11 @@
-//! loom models of stage 10's bounded queue and its policies, shutdown, panic isolation and job
-//! results, run against the stage's own source.
+//! loom models of stage 10's bounded queue, shutdown, panic isolation and job results, run
+//! against the stage's own source.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p ch10-bounded-queue --test loom --profile loom`;
 //! the workspace's `tests/loom_models.rs` does that as part of the normal test command.
 #![cfg(loom)]
 
-use ch10_bounded_queue::pool::{JobPanic, Policy, Rejected, ThreadPool};
+use ch10_bounded_queue::pool::{JobPanic, ThreadPool};
 use poolbook_sync::model::{Tally, check};
 use poolbook_sync::{Arc, atomic::AtomicUsize, atomic::Ordering};
 
@@ -21,8 +21,7 @@ fn every_job_runs_exactly_once_and_before_drop_returns() {
             let runs = Arc::clone(&runs);
             pool.execute(move || {
                 runs[job].fetch_add(1, Ordering::Relaxed);
-            })
-            .expect("an unbounded pool takes every job");
+            });
         }
         drop(pool);
         assert_eq!(
@@ -61,8 +60,7 @@ fn two_jobs_that_wait_for_each_other_both_finish() {
             pool.execute(move || {
                 started.add();
                 started.wait_for(2);
-            })
-            .expect("an unbounded pool takes every job");
+            });
         }
         drop(pool);
         assert_eq!(started.get(), 2);
@@ -81,13 +79,11 @@ fn a_panicking_job_does_not_take_its_worker_down() {
         let pool = ThreadPool::with_panic_hook(1, move |_: &JobPanic| hook_tally.add())
             .expect("the pool starts");
         let ran = Arc::new(AtomicUsize::new(0));
-        pool.execute(|| panic!("a job panicked, on purpose"))
-            .expect("an unbounded pool takes every job");
+        pool.execute(|| panic!("a job panicked, on purpose"));
         let after = Arc::clone(&ran);
         pool.execute(move || {
             after.fetch_add(1, Ordering::Relaxed);
-        })
-        .expect("an unbounded pool takes every job");
+        });
         drop(pool);
         assert_eq!(reported.get(), 1, "the panic was reported");
         assert_eq!(ran.load(Ordering::Relaxed), 1, "the next job ran");
@@ -102,12 +98,8 @@ fn a_panicking_job_does_not_take_its_worker_down() {
 fn join_returns_each_jobs_outcome() {
     check(|| {
         let pool = ThreadPool::new(2);
-        let value = pool
-            .spawn(|| 6 * 7)
-            .expect("an unbounded pool takes every job");
-        let failed = pool
-            .spawn(|| -> i32 { panic!("a job panicked, on purpose") })
-            .expect("an unbounded pool takes every job");
+        let value = pool.spawn(|| 6 * 7);
+        let failed = pool.spawn(|| -> i32 { panic!("a job panicked, on purpose") });
         assert_eq!(value.join().expect("the first job returns"), 42);
         let error = failed.join().expect_err("the second job panics");
         assert_eq!(
@@ -119,113 +111,40 @@ fn join_returns_each_jobs_outcome() {
 }
 // ANCHOR_END: join-model
 
-/// Three jobs that each count their runs, submitted to a one-worker pool with room for one.
-fn counted_jobs(
-    pool: &ThreadPool,
-) -> (
-    Arc<[AtomicUsize; 3]>,
-    Vec<Option<Rejected<impl FnOnce() + use<>>>>,
-) {
-    let runs = Arc::new([
-        AtomicUsize::new(0),
-        AtomicUsize::new(0),
-        AtomicUsize::new(0),
-    ]);
-    let outcomes = (0..3)
-        .map(|job| {
-            let runs = Arc::clone(&runs);
-            pool.execute(move || {
-                runs[job].fetch_add(1, Ordering::Relaxed);
-            })
-            .err()
-        })
-        .collect();
-    (runs, outcomes)
-}
-
-// ANCHOR: reject-model
-/// One worker, room for one job, `Reject`, three jobs: in every interleaving, each job either
-/// ran exactly once or came back to the caller unrun, never both and never neither.
-#[test]
-fn reject_hands_back_exactly_the_jobs_it_did_not_take() {
-    check(|| {
-        let pool = ThreadPool::bounded(1, 1, Policy::Reject).expect("the pool starts");
-        let (runs, outcomes) = counted_jobs(&pool);
-        drop(pool);
-        for (job, outcome) in outcomes.iter().enumerate() {
-            let expected = match outcome {
-                None => 1,
-                Some(rejected) => {
-                    assert!(
-                        rejected.is_full(),
-                        "job {job} came back: the queue was full"
-                    );
-                    0
-                }
-            };
-            assert_eq!(runs[job].load(Ordering::Relaxed), expected, "job {job}");
-        }
-        assert!(outcomes[0].is_none(), "the first job always finds room");
+/// Submits job `job`, which counts its runs in `runs[job]`, and checks the queue's length after.
+fn submit_counted(pool: &ThreadPool, runs: &Arc<[AtomicUsize; 3]>, job: usize) {
+    let runs = Arc::clone(runs);
+    pool.execute(move || {
+        runs[job].fetch_add(1, Ordering::Relaxed);
     });
+    assert!(pool.queued() <= 1, "the queue holds at most its capacity");
 }
-// ANCHOR_END: reject-model
 
-/// One worker, room for one job, `CallerRuns`, three jobs: every job runs exactly once, on the
-/// worker or on the caller.
+// ANCHOR: block-model
+/// One worker, room for one job, three jobs from two submitters at once: every job runs exactly
+/// once before the pool is dropped, and the queue never holds more than its one job, however the
+/// submitters and the worker interleave.
 #[test]
-fn caller_runs_runs_every_job_exactly_once() {
+fn a_full_queue_makes_submitters_wait_and_loses_nothing() {
     check(|| {
-        let pool = ThreadPool::bounded(1, 1, Policy::CallerRuns).expect("the pool starts");
-        let (runs, outcomes) = counted_jobs(&pool);
+        let pool = Arc::new(ThreadPool::bounded(1, 1).expect("the pool starts"));
+        let runs = Arc::new([
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+        ]);
+        let other = {
+            let (pool, runs) = (Arc::clone(&pool), Arc::clone(&runs));
+            loom::thread::spawn(move || submit_counted(&pool, &runs, 2))
+        };
+        submit_counted(&pool, &runs, 0);
+        submit_counted(&pool, &runs, 1);
+        other.join().expect("the other submitter returns");
+        // The other submitter has let go of its `Arc`: this is the last one, and drops the pool.
         drop(pool);
-        assert!(
-            outcomes.iter().all(Option::is_none),
-            "nothing is handed back"
-        );
         for (job, runs) in runs.iter().enumerate() {
-            assert_eq!(runs.load(Ordering::Relaxed), 1, "job {job}");
+            assert_eq!(runs.load(Ordering::Relaxed), 1, "job {job} ran once");
         }
     });
 }
-
-// ANCHOR: close-model
-/// One worker held by a job, the queue full, two submitters waiting for room: `close` wakes
-/// both, and each gets its job back unrun; the queued job still runs before `drop` returns.
-#[test]
-fn close_wakes_every_blocked_submitter() {
-    check(|| {
-        let pool = Arc::new(ThreadPool::bounded(1, 1, Policy::Block).expect("the pool starts"));
-        let release = Arc::new(Tally::new());
-        let held = Arc::clone(&release);
-        pool.execute(move || held.wait_for(1))
-            .expect("room for the first job");
-        let ran = Arc::new(AtomicUsize::new(0));
-        let queued = Arc::clone(&ran);
-        // The worker may not have taken the first job yet, so this may wait for it to.
-        pool.execute(move || {
-            queued.fetch_add(1, Ordering::Relaxed);
-        })
-        .expect("room once the worker takes the first job");
-        let submitters: Vec<_> = (0..2)
-            .map(|_| {
-                let (pool, ran) = (Arc::clone(&pool), Arc::clone(&ran));
-                loom::thread::spawn(move || {
-                    let outcome = pool.execute(move || {
-                        ran.fetch_add(10, Ordering::Relaxed);
-                    });
-                    outcome.map_err(|rejected| rejected.is_closed())
-                })
-            })
-            .collect();
-        pool.close();
-        for submitter in submitters {
-            let outcome = submitter.join().expect("the submitter returns");
-            assert_eq!(outcome, Err(true), "a blocked submitter gets its job back");
-        }
-        release.add();
-        // The submitters have let go of theirs: this is the last `Arc`, and drops the pool.
-        drop(pool);
-        assert_eq!(ran.load(Ordering::Relaxed), 1, "only the queued job ran");
-    });
-}
-// ANCHOR_END: close-model
+// ANCHOR_END: block-model
