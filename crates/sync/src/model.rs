@@ -6,8 +6,8 @@ use crate::{Condvar, Mutex};
 
 // ANCHOR: check
 /// How many times loom may preempt a thread in one explored execution. Bound 1 lets three of the
-/// zoo's bugs through and bound 2 one (chapter 10's `if` for `while` needs three); 3 catches every
-/// bug in the zoo and still explores a two-worker pool in well under a second.
+/// zoo's bugs through and bound 2 one (a later stage's stolen wake-up needs three); 3 catches
+/// every bug in the zoo and still explores a two-worker pool in well under a second.
 pub const PREEMPTION_BOUND: usize = 3;
 
 /// Explores every interleaving of `model` up to [`PREEMPTION_BOUND`] preemptions, or as many as
