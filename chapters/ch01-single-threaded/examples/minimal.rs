@@ -5,6 +5,7 @@
 //! The stages from `ch01-single-threaded`'s library on use `poolbook_http`, a hardened version of
 //! the same moves; this file is the reader-sized version the chapter explains them with.
 
+// ANCHOR: main
 use std::io::{self, BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::thread;
@@ -12,7 +13,6 @@ use std::time::Duration;
 
 use poolbook_http::hello::{HELLO_PAGE, NOT_FOUND_PAGE};
 
-// ANCHOR: main
 fn main() -> io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:7879")?;
     println!("Listening on http://127.0.0.1:7879");
@@ -26,11 +26,10 @@ fn main() -> io::Result<()> {
 }
 // ANCHOR_END: main
 
-// ANCHOR: handle-connection
+// ANCHOR: read-request
 /// Reads one request from `stream`, answers it, and closes the connection; `/sleep` waits
 /// `delay` before answering.
 fn handle_connection(mut stream: TcpStream, delay: Duration) -> io::Result<()> {
-    // ANCHOR: read-request
     let mut lines = BufReader::new(&stream).lines();
     let Some(request_line) = lines.next() else {
         return Ok(()); // the client closed the connection without a request
@@ -68,9 +67,8 @@ fn handle_connection(mut stream: TcpStream, delay: Duration) -> io::Result<()> {
          {page}"
     );
     stream.write_all(response.as_bytes())
-    // ANCHOR_END: respond
 }
-// ANCHOR_END: handle-connection
+// ANCHOR_END: respond
 
 #[cfg(test)]
 mod tests {
