@@ -118,6 +118,8 @@ mod tests {
             .set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();
         client.write_all(request.as_bytes()).unwrap();
+        // The end of what the client sends, so that a request cut short, or none at all, ends
+        // the server's reading instead of leaving it waiting.
         client.shutdown(std::net::Shutdown::Write).unwrap();
         let (server, _) = listener.accept().unwrap();
         server
