@@ -2,6 +2,9 @@
 //!
 //! Reading requests and writing responses is `poolbook_http`'s job; this crate decides only who
 //! runs each connection. Here, the answer is: the thread that accepted it.
+//!
+//! The chapter starts from a smaller server that does its own reading and writing,
+//! `examples/minimal.rs`; `poolbook_http` is the hardened version of those moves.
 
 use std::io;
 use std::net::TcpStream;

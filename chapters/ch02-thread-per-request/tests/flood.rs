@@ -20,6 +20,7 @@ fn each_held_connection_costs_a_thread() {
         return;
     };
 
+    // ANCHOR: flood-asserts
     let mut flood = Flood::new(server.addr(), gate);
     flood
         .hold(HELD)
@@ -35,5 +36,6 @@ fn each_held_connection_costs_a_thread() {
         statuses.iter().all(|s| matches!(s, Ok(200))),
         "{statuses:?}"
     );
+    // ANCHOR_END: flood-asserts
 }
 // ANCHOR_END: flood-test

@@ -130,6 +130,7 @@ pub fn serves_one_at_a_time(start: impl Fn(BoxedHandler) -> TestServer) {
     let server = start(gated_handler(Arc::clone(&gate), Arc::clone(&log)));
     let addr = server.addr();
 
+    // ANCHOR: one-at-a-time-asserts
     let slow = thread::spawn(move || get(addr, "/block").expect("GET /block").status);
     assert!(
         gate.wait_arrived(1),
@@ -140,6 +141,7 @@ pub fn serves_one_at_a_time(start: impl Fn(BoxedHandler) -> TestServer) {
     assert_eq!(slow.join().expect("slow client"), 200);
     assert_eq!(fast.join().expect("fast client"), 200);
     assert_eq!(log.entries(), ["/block", "/"]);
+    // ANCHOR_END: one-at-a-time-asserts
 }
 // ANCHOR_END: one-at-a-time
 
@@ -155,6 +157,7 @@ pub fn serves_while_one_is_held(start: impl Fn(BoxedHandler) -> TestServer) {
     let server = start(gated_handler(Arc::clone(&gate), Arc::clone(&log)));
     let addr = server.addr();
 
+    // ANCHOR: while-one-is-held-asserts
     let slow = thread::spawn(move || get(addr, "/block").expect("GET /block").status);
     assert!(
         gate.wait_arrived(1),
@@ -168,6 +171,7 @@ pub fn serves_while_one_is_held(start: impl Fn(BoxedHandler) -> TestServer) {
     gate.open();
     assert_eq!(slow.join().expect("slow client"), 200);
     assert_eq!(log.entries(), ["/", "/block"]);
+    // ANCHOR_END: while-one-is-held-asserts
 }
 // ANCHOR_END: while-one-is-held
 

@@ -19,6 +19,7 @@ use poolbook_http::listener::{Incoming, StopHandle, stoppable};
 /// How long a test waits for an event before declaring the code under test stuck.
 pub const WATCHDOG: Duration = Duration::from_secs(30);
 
+// ANCHOR: test-server
 /// A server running on a background thread, on an ephemeral loopback port.
 ///
 /// Dropping it stops the accept loop and waits for the serving function to return.
@@ -59,6 +60,7 @@ impl TestServer {
         self.addr
     }
 }
+// ANCHOR_END: test-server
 
 impl Drop for TestServer {
     fn drop(&mut self) {
@@ -140,6 +142,7 @@ pub fn get(addr: SocketAddr, path: &str) -> io::Result<Reply> {
     parse_reply(&send_raw(addr, request.as_bytes())?)
 }
 
+// ANCHOR: gate
 /// Holds handlers until a test lets them go, and counts them.
 ///
 /// A handler calls [`Gate::pass`]; the test waits with [`Gate::wait_arrived`] until the number of
@@ -217,6 +220,7 @@ impl Gate {
         self.lock().open = true;
         self.changed.notify_all();
     }
+    // ANCHOR_END: gate
 
     /// How many handlers have arrived so far.
     pub fn arrived(&self) -> usize {

@@ -22,6 +22,7 @@ pub fn stopping_waits_for_the_request_in_flight(start: impl Fn(BoxedHandler) -> 
     let log = Arc::new(Log::default());
     let server = start(gated_handler(Arc::clone(&gate), Arc::clone(&log)));
     let addr = server.addr();
+    // ANCHOR: held-request-asserts
     let client = thread::spawn(move || get(addr, "/block").expect("an answer").status);
     assert!(gate.wait_arrived(1), "the request reaches its handler");
 
@@ -34,6 +35,7 @@ pub fn stopping_waits_for_the_request_in_flight(start: impl Fn(BoxedHandler) -> 
     stopper.join().expect("the server stops");
     assert_eq!(client.join().expect("the client"), 200);
     assert_eq!(log.entries(), ["/block", "serve returned"]);
+    // ANCHOR_END: held-request-asserts
 }
 // ANCHOR_END: held-request-test
 
@@ -46,6 +48,7 @@ pub fn stopping_waits_for_the_request_in_flight(start: impl Fn(BoxedHandler) -> 
 /// When the request is not answered, or the process exits otherwise.
 #[cfg(unix)]
 pub fn sigterm_finishes_the_accepted_request_and_exits_cleanly(binary: &str) {
+    // ANCHOR: sigterm-asserts
     let server = ServerProcess::start(binary, &["--sleep-ms", "2000"]);
     let mut stream = TcpStream::connect(server.addr()).expect("connect");
     stream.set_read_timeout(Some(WATCHDOG)).expect("timeout");
@@ -65,6 +68,7 @@ pub fn sigterm_finishes_the_accepted_request_and_exits_cleanly(binary: &str) {
         "stderr: {}",
         exit.stderr
     );
+    // ANCHOR_END: sigterm-asserts
 }
 // ANCHOR_END: sigterm-test
 

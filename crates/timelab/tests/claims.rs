@@ -7,6 +7,7 @@
 //! revised with the figures; a sentence rewritten so that its quoted words are gone fails too,
 //! so its check is rewritten with it.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +16,7 @@ use poolbook_timelab::measure::Report;
 use poolbook_timelab::model::Model;
 use poolbook_timelab::results::{
     FAILURES_FILE, FailureRun, HTTP_FILE, HttpRun, HttpSweep, IDLE_FILE, IdleSweep, LabFailures,
-    TIME_FILE, TimeSweep,
+    TIME_FILE, TimeRun, TimeSweep,
 };
 use serde::de::DeserializeOwned;
 
@@ -156,12 +157,19 @@ fn the_backlog_not_the_threads_made_the_thread_client_fail() {
     assert_eq!(bounded_client.report.method, Method::Pool);
     assert_eq!(bounded_client.report.concurrency, 8);
 
-    chapter.says("A backlog large enough for the bursts a server expects removes the failures. So does a client that never has more connections in flight than the server can accept");
+    chapter.says("A backlog large enough for the bursts a server expects removes the failures. So does a client that keeps only a few connections in flight");
     for run in [bigger_backlog, bounded_client] {
         assert!(run.fixed);
         assert_eq!(run.report.issued, failing.report.issued);
         assert!(all_answered(&run.report), "{}", run.setup);
     }
+    chapter.says("The run is slower than with the deep queue");
+    assert!(
+        bounded_client.report.throughput_per_s < bigger_backlog.report.throughput_per_s,
+        "the bounded client's {} requests/s against the deep queue's {}",
+        bounded_client.report.throughput_per_s,
+        bigger_backlog.report.throughput_per_s
+    );
 }
 
 #[test]
@@ -205,6 +213,36 @@ fn the_time_sweep_is_what_the_chapter_describes() {
                 .count();
             assert_eq!(cells, 3, "{model:?} under the {method:?} client");
         }
+    }
+}
+
+#[test]
+fn under_the_pool_client_the_pool_answers_more_but_its_slowest_wait_longer() {
+    let chapter = Chapter::read("lab-time.md");
+    let sweep: TimeSweep = data(TIME_FILE);
+    chapter.says("Under the pool client, this book's pool answers more requests per second than the thread per connection at every concurrency, yet its p99 is higher at every one of them.");
+    let run = |model: Model, concurrency: usize| {
+        sweep
+            .runs
+            .iter()
+            .find(|run| {
+                run.model == model && run.method == Method::Pool && run.concurrency == concurrency
+            })
+            .unwrap_or_else(|| panic!("no {model:?} run at {concurrency} under the pool client"))
+    };
+    let p99 = |run: &TimeRun| run.report.latency.as_ref().expect("latencies").p99_us;
+    let concurrencies: BTreeSet<usize> = sweep.runs.iter().map(|run| run.concurrency).collect();
+    assert!(!concurrencies.is_empty());
+    for concurrency in concurrencies {
+        let (pool, threads) = (
+            run(Model::Pool, concurrency),
+            run(Model::Threads, concurrency),
+        );
+        assert!(
+            pool.report.throughput_per_s > threads.report.throughput_per_s,
+            "at {concurrency}: {pool:?} against {threads:?}"
+        );
+        assert!(p99(pool) > p99(threads), "at {concurrency}");
     }
 }
 
