@@ -1,136 +1,59 @@
 //! Stage 11: when the queue is full.
 //!
-//! The pool has a [`pool::Policy`] for a job that finds its queue full. The server uses
-//! [`pool::Policy::Reject`]: when every worker is busy and the queue is full, a new connection is
-//! answered `503 Service Unavailable` with `Retry-After`, instead of being left to wait, unanswered,
-//! for room.
+//! The pool has a [`pool::Policy`] for a job that finds its queue full: wait for room, hand the
+//! job back to the caller unrun ([`pool::Rejected`]), or run it on the caller's thread. The server
+//! still waits for room ([`pool::Policy::Block`]); the next stage refuses instead.
 
 // ANCHOR: modules
 pub mod pool;
+mod queue;
 // ANCHOR_END: modules
 
 use std::io;
 use std::net::TcpStream;
 use std::sync::Arc;
-use std::time::Duration;
 
-use poolbook_http::{
-    ConnectionConfig, Request, Response, Status, handle_connection, handle_connection_with,
-};
+use poolbook_http::{Request, Response, handle_connection};
 
 // ANCHOR: use-pool
 use pool::{Policy, PoolCreationError, ThreadPool};
 // ANCHOR_END: use-pool
 
-// ANCHOR: capacity
-/// How many connections the server serves at once, and how many more it lets wait.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Capacity {
-    /// Worker threads, each serving one connection at a time.
-    pub workers: usize,
-    /// Accepted connections that may wait for a worker; one more is answered 503.
-    pub waiting: usize,
-}
+// ANCHOR: limits
+/// Worker threads, each serving one connection at a time.
+pub const WORKERS: usize = 4;
+/// Accepted connections that may wait for a worker; while that many wait, no more are accepted.
+pub const WAITING: usize = 64;
+// ANCHOR_END: limits
 
-impl Default for Capacity {
-    /// Four workers and 64 waiting connections: a burst of a few dozen is absorbed, a flood is
-    /// refused within a few kilobytes of queue.
-    fn default() -> Self {
-        Capacity {
-            workers: 4,
-            waiting: 64,
-        }
-    }
-}
-// ANCHOR_END: capacity
-
-// ANCHOR: busy
-/// The answer to a connection that finds every worker busy and the queue full.
-pub fn busy() -> Response {
-    Response::error(
-        Status::SERVICE_UNAVAILABLE,
-        "every worker is busy and the queue is full; try again shortly",
-    )
-    .with_header("Retry-After", "1")
-}
-
-/// How a refused connection is read and answered: briefly, since it was refused to save work.
-fn refusal_config() -> ConnectionConfig {
-    ConnectionConfig {
-        read_timeout: Duration::from_secs(1),
-        write_timeout: Duration::from_secs(1),
-        ..ConnectionConfig::default()
-    }
-}
-
-/// Refused connections that may wait to be told so; beyond that they are closed unanswered.
-const REFUSALS_WAITING: usize = 64;
-// ANCHOR_END: busy
-
-/// Serves each connection `incoming` yields, with [`Capacity::default`].
+// ANCHOR: serve
+/// Serves each connection `incoming` yields as a job on a pool of [`WORKERS`] threads, with room
+/// for [`WAITING`] more: while the queue is full, `execute` waits, and so nothing more is taken
+/// from `incoming` (from the listener) until a worker is free.
+///
+/// Returns when `incoming` ends, and only after every connection it yielded has been handled:
+/// dropping the pool at the end of this function waits for its workers to finish.
 ///
 /// # Errors
 ///
-/// As [`serve_with`].
+/// If the pool's threads cannot be created; nothing is accepted then.
 pub fn serve<I, H>(incoming: I, handler: H) -> Result<(), PoolCreationError>
 where
     I: IntoIterator<Item = io::Result<TcpStream>>,
     H: Fn(&Request) -> Response + Send + Sync + 'static,
 {
-    serve_with(incoming, handler, Capacity::default())
-}
-
-// ANCHOR: serve
-/// Serves each connection `incoming` yields as a job on a pool of `capacity.workers` threads,
-/// with room for `capacity.waiting` more; a connection beyond that is answered [`busy`].
-///
-/// Returns when `incoming` ends, and only after every connection it accepted has been answered:
-/// dropping the pools at the end of this function waits for their workers to finish.
-///
-/// # Errors
-///
-/// If the pools cannot be built (zero workers, zero waiting, or no threads); nothing is
-/// accepted then.
-pub fn serve_with<I, H>(
-    incoming: I,
-    handler: H,
-    capacity: Capacity,
-) -> Result<(), PoolCreationError>
-where
-    I: IntoIterator<Item = io::Result<TcpStream>>,
-    H: Fn(&Request) -> Response + Send + Sync + 'static,
-{
     let handler = Arc::new(handler);
-    let pool = ThreadPool::bounded(capacity.workers, capacity.waiting, Policy::Reject)?;
-    // A refused client is still read and answered, which takes time a slow client controls: a
-    // second, one-thread pool does it, so that the accept loop itself never waits on a client.
-    let refusals = ThreadPool::bounded(1, REFUSALS_WAITING, Policy::Reject)?;
-    let refusal = refusal_config();
+    let pool = ThreadPool::bounded(WORKERS, WAITING, Policy::Block)?;
     for stream in incoming {
-        let stream = match stream {
-            Ok(stream) => stream,
-            Err(e) => {
-                eprintln!("accept failed: {e}");
-                continue;
+        match stream {
+            Ok(stream) => {
+                let handler = Arc::clone(&handler);
+                pool.execute(move || {
+                    handle_connection(stream, &*handler);
+                })
+                .expect("a pool that waits for room takes every job");
             }
-        };
-        // A refused job comes back with the stream inside it, out of reach: this second handle
-        // on the same socket is what answers it then. Without one (no descriptor to spare), a
-        // refused connection is simply closed.
-        let spare = stream.try_clone();
-        let handler = Arc::clone(&handler);
-        let job = move || {
-            handle_connection(stream, &*handler);
-        };
-        if let Err(refused) = pool.execute(job) {
-            drop(refused);
-            if let Ok(spare) = spare {
-                // If even the refusals are queued full, the job comes back and is dropped,
-                // closing the connection: the cheapest refusal there is.
-                let _ = refusals.execute(move || {
-                    handle_connection_with(spare, &|_: &Request| busy(), &refusal);
-                });
-            }
+            Err(e) => eprintln!("accept failed: {e}"),
         }
     }
     Ok(())

@@ -1,7 +1,6 @@
-//! Stage 11 serves the demo routes, survives bad input and panicking handlers, serves while a
-//! request is held, and answers 503 when every worker is busy and the queue is full.
+//! Stage 11 serves the demo routes, survives bad input and handlers that panic, and serves while
+//! a request is held: its pool runs connections on four workers.
 
-use ch11_policies::Capacity;
 use poolbook_testkit::TestServer;
 use poolbook_testkit::conformance::{self, BoxedHandler};
 
@@ -30,18 +29,3 @@ fn serves_others_while_one_request_is_held() {
 fn survives_handlers_that_panic() {
     conformance::survives_panicking_handlers(start);
 }
-
-// ANCHOR: busy-test
-#[test]
-fn answers_503_when_every_worker_is_busy_and_the_queue_is_full() {
-    conformance::answers_busy_when_full(|handler| {
-        TestServer::start(move |incoming| {
-            let one_and_one = Capacity {
-                workers: 1,
-                waiting: 1,
-            };
-            ch11_policies::serve_with(incoming, handler, one_and_one).expect("the pool starts")
-        })
-    });
-}
-// ANCHOR_END: busy-test

@@ -13,7 +13,7 @@ use crate::{Countdown, Measurement, Variant, WATCHDOG, WORKERS};
 // takes the stage's name from this path. That assumes the new stage keeps `ThreadPool::new(n)`
 // and an `execute` returning `Result<(), E: Display>`; if it does not, only `final_stage` below
 // needs adapting.
-use ch13_hardened as final_stage;
+use ch14_hardened as final_stage;
 
 /// The package of the final stage, as Cargo names it.
 pub(crate) fn final_stage_package() -> String {
@@ -25,8 +25,8 @@ pub(crate) fn stage6_package() -> String {
     package_of::<ch06_graceful_shutdown::pool::ThreadPool>()
 }
 
-/// The package that defines `T`, read from its type name (`ch13_hardened::pool::…` gives
-/// `ch13-hardened`), so that the report's label cannot drift from the `use` line above.
+/// The package that defines `T`, read from its type name (`ch14_hardened::pool::…` gives
+/// `ch14-hardened`), so that the report's label cannot drift from the `use` line above.
 fn package_of<T>() -> String {
     let path = std::any::type_name::<T>();
     path.split("::").next().unwrap_or(path).replace('_', "-")
@@ -52,7 +52,7 @@ pub(crate) fn run(variant: Variant, jobs: usize, work: impl Work) -> io::Result<
 }
 
 fn final_stage(jobs: usize, work: impl Work) -> io::Result<Measurement> {
-    // `new`, not `build`: the constructor every stage keeps (stage 12 builds through a
+    // `new`, not `build`: the constructor every stage keeps (stage 13 builds through a
     // `Builder` instead), and the unbounded queue. It panics if a worker cannot be created,
     // which ends the benchmark with the reason: nothing would be left to measure.
     let pool = final_stage::pool::ThreadPool::new(WORKERS);
