@@ -1,12 +1,13 @@
-//! Stage 11: when the queue is full.
+//! Stage 12: answering 503 when busy.
 //!
-//! The pool has a [`pool::Policy`] for a job that finds its queue full. The server uses
-//! [`pool::Policy::Reject`]: when every worker is busy and the queue is full, a new connection is
-//! answered `503 Service Unavailable` with `Retry-After`, instead of being left to wait, unanswered,
-//! for room.
+//! The server builds its pool with [`pool::Policy::Reject`]: when every worker is busy and the
+//! waiting room is full, a new connection is answered `503 Service Unavailable` with
+//! `Retry-After` at once, by a second, one-thread pool, instead of being left to wait unanswered.
+//! The pool can now be closed by any thread that shares it ([`pool::ThreadPool::close`]).
 
 // ANCHOR: modules
 pub mod pool;
+mod queue;
 // ANCHOR_END: modules
 
 use std::io;

@@ -1,20 +1,21 @@
-//! The thread pool, now on a queue of its own: a bounded `VecDeque` behind a `Mutex`, two
-//! `Condvar`s to wait on, and a `closed` flag, with a [`Policy`] for a submission that finds the
-//! queue full.
+//! The thread pool: workers that take jobs from the pool's own queue (`src/queue.rs`), which may
+//! have a limit, with a [`Policy`] for a job that finds it full; workers that survive jobs that
+//! panic; job handles that return each job's result; [`ThreadPool::close`], which any thread
+//! sharing the pool may call; and a `Drop` that shuts the pool down gracefully.
 
 use std::any::Any;
-use std::collections::VecDeque;
 use std::fmt;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::PoisonError;
 
-use poolbook_sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use poolbook_sync::{Arc, Condvar, Mutex, MutexGuard, mpsc, thread};
+use poolbook_sync::atomic::{AtomicUsize, Ordering};
+use poolbook_sync::{Arc, mpsc, thread};
+
+use crate::queue::Queue;
 
 // ANCHOR: job
 /// A job: any closure that can run once, on another thread, and borrows nothing.
-type Job = Box<dyn FnOnce() + Send + 'static>;
+pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
 // ANCHOR_END: job
 
 // ANCHOR: policy
@@ -87,175 +88,20 @@ impl<F> std::error::Error for Rejected<F> {}
 // ANCHOR_END: rejected
 
 // ANCHOR: thread-pool
-/// A fixed number of threads that run jobs from a queue of bounded length.
+/// A fixed number of threads that run jobs handed to [`ThreadPool::execute`].
 ///
 /// Dropping the pool shuts it down gracefully and waits for that to finish: see the `Drop`
 /// implementation.
 pub struct ThreadPool {
     workers: Vec<Worker>,
+    /// The jobs waiting for a worker: the pool pushes, the workers pop, `close` and `drop` close.
     queue: Arc<Queue>,
+    /// What to do with a job that finds the queue full.
     policy: Policy,
     /// What the workers report about jobs that panicked.
     panics: Arc<Panics>,
 }
 // ANCHOR_END: thread-pool
-
-/// Rounds a worker watches an empty queue before sleeping ([`Queue::watch`]). One under loom:
-/// the models check the path through the watch without exploring every repetition of it.
-const WATCH_ROUNDS: u32 = if cfg!(loom) { 1 } else { 11 };
-/// Of those rounds, how many spin (1, 2, 4 … 64 times) before the rest yield the processor.
-const SPIN_ROUNDS: u32 = 7;
-
-// ANCHOR: queue
-/// The jobs waiting for a worker, shared by the pool and its workers.
-struct Queue {
-    state: Mutex<State>,
-    /// Signalled when a job is pushed, or the queue closes: idle workers wait on it.
-    job_ready: Condvar,
-    /// Signalled when a worker takes a job, or the queue closes: blocked submitters wait on it.
-    room: Condvar,
-    /// The most jobs that may wait at once.
-    capacity: usize,
-    /// Whether there is a job to take or the queue has closed, as of the last change under the
-    /// lock: a hint a worker about to sleep can watch without taking the lock (see
-    /// [`Queue::watch`]). Decisions are still made under the lock.
-    worth_a_look: AtomicBool,
-}
-
-/// Everything the queue's lock protects. `closed` lives here, beside the jobs, so that a worker
-/// deciding to sleep and a `close` deciding to wake it cannot interleave (see [`Queue::pop`]).
-struct State {
-    jobs: VecDeque<Job>,
-    closed: bool,
-    /// Workers waiting on `job_ready`: a push wakes one only if there is one.
-    sleeping_workers: usize,
-    /// Submitters waiting on `room`: a pop wakes one only if there is one.
-    blocked_submitters: usize,
-}
-// ANCHOR_END: queue
-
-impl Queue {
-    fn new(capacity: usize) -> Queue {
-        Queue {
-            state: Mutex::new(State {
-                jobs: VecDeque::new(),
-                closed: false,
-                sleeping_workers: 0,
-                blocked_submitters: 0,
-            }),
-            job_ready: Condvar::new(),
-            room: Condvar::new(),
-            capacity,
-            worth_a_look: AtomicBool::new(false),
-        }
-    }
-
-    /// Locks the state. No code panics while holding this lock (jobs run outside it), so a
-    /// poisoned lock still guards consistent data and is used as it is.
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    // ANCHOR: push
-    /// Appends a job to a locked queue that has room, and wakes a sleeping worker if any.
-    fn push(&self, mut state: MutexGuard<'_, State>, job: Job) {
-        state.jobs.push_back(job);
-        self.worth_a_look.store(true, Ordering::Relaxed);
-        let wake = state.sleeping_workers > 0;
-        // Unlock before notifying, so the woken worker does not wake straight into a held lock.
-        drop(state);
-        // `notify_one` is a system call even when nobody waits, so it is only made when the
-        // count says someone does. Both are read and written under the lock: no wake-up is lost.
-        if wake {
-            self.job_ready.notify_one();
-        }
-    }
-    // ANCHOR_END: push
-
-    /// Waits, on a locked queue that is full, until a worker takes a job or the queue closes.
-    fn wait_for_room<'a>(&self, mut state: MutexGuard<'a, State>) -> MutexGuard<'a, State> {
-        state.blocked_submitters += 1;
-        let mut state = self
-            .room
-            .wait(state)
-            .unwrap_or_else(PoisonError::into_inner);
-        state.blocked_submitters -= 1;
-        state
-    }
-
-    // ANCHOR: pop
-    /// The next job, waiting for one if the queue is empty; `None` once the queue is closed
-    /// *and* empty, which tells the worker to exit.
-    fn pop(&self) -> Option<Job> {
-        let mut state = self.lock();
-        if state.jobs.is_empty() && !state.closed {
-            // Not asleep yet: watch for a job for a moment first, without the lock.
-            drop(state);
-            self.watch();
-            state = self.lock();
-        }
-        // `while`, not `if`: waking up does not mean there is a job. Another worker may have
-        // taken it between the notification and this thread getting the lock back, and the
-        // operating system may wake a waiter for no reason at all (a spurious wake-up). So the
-        // condition is checked again, under the lock, every time.
-        while state.jobs.is_empty() && !state.closed {
-            state.sleeping_workers += 1;
-            state = self
-                .job_ready
-                .wait(state)
-                .unwrap_or_else(PoisonError::into_inner);
-            state.sleeping_workers -= 1;
-        }
-        let job = state.jobs.pop_front();
-        if state.jobs.is_empty() && !state.closed {
-            self.worth_a_look.store(false, Ordering::Relaxed);
-        }
-        let wake = job.is_some() && state.blocked_submitters > 0;
-        drop(state);
-        if wake {
-            self.room.notify_one();
-        }
-        job
-    }
-    // ANCHOR_END: pop
-
-    // ANCHOR: watch
-    /// Waits a moment for `worth_a_look`, without the lock: a few rounds of spinning, each twice
-    /// as long as the last, then a few of yielding the processor.
-    ///
-    /// A worker that goes to sleep on an empty queue makes the next push pay a system call to
-    /// wake it, and the woken worker then competes with the producer for the lock: for short
-    /// jobs, that costs more than the jobs. When jobs come quickly, the next one is usually a
-    /// moment away, and a worker that watches for it a little takes it without either system
-    /// call. The shape of the wait is the back-off std's own channel uses before it sleeps.
-    fn watch(&self) {
-        for round in 0..WATCH_ROUNDS {
-            if self.worth_a_look.load(Ordering::Relaxed) {
-                return;
-            }
-            if round < SPIN_ROUNDS {
-                for _ in 0..1 << round {
-                    std::hint::spin_loop();
-                }
-            } else {
-                thread::yield_now();
-            }
-        }
-    }
-    // ANCHOR_END: watch
-
-    // ANCHOR: close
-    /// Closes the queue: no job is accepted after this, and every waiter is woken to find out.
-    fn close(&self) {
-        self.lock().closed = true;
-        self.worth_a_look.store(true, Ordering::Relaxed);
-        // Every sleeping worker must wake, see the queue closed (once it is empty) and exit, and
-        // every blocked submitter must wake and get its job back: `notify_all`, on both.
-        self.job_ready.notify_all();
-        self.room.notify_all();
-    }
-    // ANCHOR_END: close
-}
 
 // ANCHOR: job-panic
 /// A job that panicked, as the pool reports it to a panic hook.
@@ -280,20 +126,11 @@ struct Panics {
 }
 
 impl Panics {
-    /// Runs `job`, catching and recording a panic: on worker `worker`, or on the submitting
-    /// thread when `worker` is `None`.
-    fn run(&self, job: Job, worker: Option<usize>) {
-        // The job is consumed by the call and the queue's lock is not held, so nothing a
-        // panicking job leaves half-done is seen by the pool again.
-        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(job)) {
-            self.job_panicked(worker, payload);
-        }
-    }
-
-    /// Records that a job panicked with `payload`, and tells the hook.
+    /// Records that a job panicked with `payload`, on worker `worker` (`None`: on the caller),
+    /// and tells the hook.
     ///
-    /// Neither the hook nor the payload is trusted: either may panic in turn (a payload's `Drop`
-    /// can), and that must not take the worker down either.
+    /// Neither the hook nor the payload is trusted: a hook that panics, or a job's payload whose
+    /// `Drop` does, is caught here too and does not take the worker down.
     fn job_panicked(&self, worker: Option<usize>, payload: Box<dyn Any + Send>) {
         self.count.fetch_add(1, Ordering::SeqCst);
         let report = JobPanic {
@@ -355,17 +192,9 @@ impl std::error::Error for PoolCreationError {
 }
 // ANCHOR_END: error
 
-/// What [`ThreadPool::submit`] does when the queue is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum WhenFull {
-    Wait,
-    HandBack,
-    RunHere,
-}
-
 impl ThreadPool {
     // ANCHOR: new
-    /// Creates a pool of `size` threads whose queue has no limit (it can never be full).
+    /// Creates a pool of `size` threads whose queue has no limit.
     ///
     /// # Panics
     ///
@@ -389,8 +218,8 @@ impl ThreadPool {
     }
 
     // ANCHOR: bounded
-    /// Creates a pool of `size` threads whose queue holds at most `capacity` waiting jobs, and
-    /// applies `policy` to a job that finds it full.
+    /// Creates a pool of `size` threads whose queue holds at most `capacity` jobs, and `policy`
+    /// says what to do with a job that finds it full.
     ///
     /// # Errors
     ///
@@ -404,8 +233,8 @@ impl ThreadPool {
     }
     // ANCHOR_END: bounded
 
-    /// Like [`ThreadPool::build`], and calls `hook` (on the thread that ran the job) for every
-    /// job that panics, after the standard panic hook has printed its message.
+    /// Like [`ThreadPool::build`], and calls `hook` (on the worker's thread) for every `execute` job
+    /// that panics (not `spawn`'s), after the standard panic hook has printed its message.
     ///
     /// # Errors
     ///
@@ -417,6 +246,7 @@ impl ThreadPool {
         ThreadPool::start(size, usize::MAX, Policy::Block, Some(Box::new(hook)))
     }
 
+    // ANCHOR: start
     fn start(
         size: usize,
         capacity: usize,
@@ -433,31 +263,24 @@ impl ThreadPool {
             count: AtomicUsize::new(0),
             hook,
         });
-        let queue = Arc::new(Queue::new(capacity));
-        let mut workers = Vec::with_capacity(size);
-        for id in 0..size {
-            match Worker::spawn(id, Arc::clone(&queue), Arc::clone(&panics)) {
-                Ok(worker) => workers.push(worker),
-                Err(e) => {
-                    // The workers already started would otherwise wait for jobs forever.
-                    queue.close();
-                    for worker in workers {
-                        let _ = worker.thread.join();
-                    }
-                    return Err(PoolCreationError::Spawn(e));
-                }
-            }
-        }
-        Ok(ThreadPool {
-            workers,
-            queue,
+        let mut pool = ThreadPool {
+            workers: Vec::with_capacity(size),
+            queue: Arc::new(Queue::new(capacity)),
             policy,
             panics,
-        })
+        };
+        for id in 0..size {
+            let worker = Worker::spawn(id, Arc::clone(&pool.queue), Arc::clone(&pool.panics));
+            // If a thread cannot be started, `?` drops the pool: `drop` closes the queue, and
+            // the workers already started see it closed, leave, and are joined.
+            pool.workers.push(worker.map_err(PoolCreationError::Spawn)?);
+        }
+        Ok(pool)
     }
+    // ANCHOR_END: start
 
     // ANCHOR: panic-count
-    /// How many jobs have panicked so far.
+    /// How many `execute` jobs have panicked so far (a `spawn` job's panic is its handle's).
     ///
     /// A job's panic is counted before its worker takes its next job, so a caller that has seen
     /// a later job of the same worker finish also sees the count include it.
@@ -467,15 +290,20 @@ impl ThreadPool {
     // ANCHOR_END: panic-count
     // ANCHOR_END: new
 
-    /// How many jobs are waiting for a worker right now (already out of date when it returns,
-    /// if other threads submit or workers are busy: a figure to report, not to decide on).
+    // ANCHOR: queued
+    /// How many jobs are waiting for a worker, not counting those running.
+    ///
+    /// Out of date as soon as it is returned, if the pool is busy: a figure to report, not one to
+    /// decide on.
     pub fn queued(&self) -> usize {
-        self.queue.lock().jobs.len()
+        self.queue.len()
     }
+    // ANCHOR_END: queued
 
-    /// The most jobs that may wait at once (`usize::MAX` for a pool made by `new` or `build`).
+    /// The most jobs that may wait at once (`usize::MAX` unless the pool was made with
+    /// [`ThreadPool::bounded`]).
     pub fn capacity(&self) -> usize {
-        self.queue.capacity
+        self.queue.capacity()
     }
 
     /// What the pool does with a job that finds the queue full.
@@ -490,9 +318,9 @@ impl ThreadPool {
     /// A job that panics is caught, counted ([`ThreadPool::panic_count`]) and reported to the
     /// panic hook if there is one; the worker goes on with the next job.
     ///
-    /// Under [`Policy::Block`], a *job* that submits to its own full pool can wait forever: every
-    /// worker may be such a job, waiting for room only a worker can make. Jobs should submit
-    /// with [`ThreadPool::try_execute`], or to a pool with another policy.
+    /// Under [`Policy::Block`], a *job* that submits to its own full pool can wait forever: if
+    /// every worker is running such a job, each waits for room that only a worker can make. Jobs
+    /// should submit with [`ThreadPool::try_execute`], or to a pool with another policy.
     ///
     /// # Errors
     ///
@@ -502,11 +330,10 @@ impl ThreadPool {
     where
         F: FnOnce() + Send + 'static,
     {
-        self.submit(f, self.when_full(), |f| Box::new(f))
+        self.submit(f, self.policy, |f| Box::new(f))
     }
     // ANCHOR_END: execute
 
-    // ANCHOR: try-execute
     /// Queues `f` if there is room, whatever the pool's policy: never waits, never runs `f` here.
     ///
     /// # Errors
@@ -517,9 +344,8 @@ impl ThreadPool {
     where
         F: FnOnce() + Send + 'static,
     {
-        self.submit(f, WhenFull::HandBack, |f| Box::new(f))
+        self.submit(f, Policy::Reject, |f| Box::new(f))
     }
-    // ANCHOR_END: try-execute
 
     // ANCHOR: spawn
     /// Queues `f` to run on one of the pool's threads, and returns a handle to its result; a
@@ -547,7 +373,8 @@ impl ThreadPool {
         T: Send + 'static,
     {
         let (sender, receiver) = mpsc::channel();
-        self.submit(f, self.when_full(), move |f| {
+        self.submit(f, self.policy, move |f| {
+            let sender = sender.clone();
             Box::new(move || {
                 let result = panic::catch_unwind(AssertUnwindSafe(f));
                 // The caller may have dropped the handle: then nobody wants the result.
@@ -558,56 +385,37 @@ impl ThreadPool {
     }
     // ANCHOR_END: spawn
 
+    // ANCHOR: submit
+    /// Queues `f` under `policy`, made into a job by `into_job` only once it is certain to be
+    /// queued or run, so that a job turned away is handed back as the caller's own `F`.
+    fn submit<F>(
+        &self,
+        f: F,
+        policy: Policy,
+        into_job: impl Fn(F) -> Job,
+    ) -> Result<(), Rejected<F>> {
+        let wait = policy == Policy::Block;
+        match self.queue.offer(f, wait, &into_job) {
+            Ok(()) => Ok(()),
+            Err(Rejected::Full(f)) if policy == Policy::CallerRuns => {
+                // Caught like a worker's job: a panic here must not unwind into the caller.
+                if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(into_job(f))) {
+                    self.panics.job_panicked(None, payload);
+                }
+                Ok(())
+            }
+            Err(rejected) => Err(rejected),
+        }
+    }
+    // ANCHOR_END: submit
+
     // ANCHOR: close-pool
     /// Stops taking jobs: every later submission returns [`Rejected::Closed`] with its job, and
     /// submitters waiting for room are woken and get theirs back. Jobs already queued still run.
-    ///
-    /// The pool is still dropped as usual, which waits for those jobs. `close` is for a pool
-    /// shared between threads (in an `Arc`), where one of them decides that it is over.
     pub fn close(&self) {
         self.queue.close();
     }
     // ANCHOR_END: close-pool
-
-    fn when_full(&self) -> WhenFull {
-        match self.policy {
-            Policy::Block => WhenFull::Wait,
-            Policy::Reject => WhenFull::HandBack,
-            Policy::CallerRuns => WhenFull::RunHere,
-        }
-    }
-
-    // ANCHOR: submit
-    /// Queues `f`, made into a job by `into_job` only once it is certain to be queued or run, so
-    /// that a job turned away is handed back as the caller's own `F`.
-    fn submit<F>(
-        &self,
-        f: F,
-        when_full: WhenFull,
-        into_job: impl FnOnce(F) -> Job,
-    ) -> Result<(), Rejected<F>> {
-        let mut state = self.queue.lock();
-        loop {
-            // Checked on every pass: the pool may close while this submitter waits for room.
-            if state.closed {
-                return Err(Rejected::Closed(f));
-            }
-            if state.jobs.len() < self.queue.capacity {
-                self.queue.push(state, into_job(f));
-                return Ok(());
-            }
-            match when_full {
-                WhenFull::Wait => state = self.queue.wait_for_room(state),
-                WhenFull::HandBack => return Err(Rejected::Full(f)),
-                WhenFull::RunHere => {
-                    drop(state);
-                    self.panics.run(into_job(f), None);
-                    return Ok(());
-                }
-            }
-        }
-    }
-    // ANCHOR_END: submit
 }
 
 // ANCHOR: job-handle
@@ -626,8 +434,8 @@ impl<T> JobHandle<T> {
     ///
     /// # Panics
     ///
-    /// If the pool dropped the job without running it, which this pool never does (a job it
-    /// accepts runs, even if the pool is closed or dropped meanwhile).
+    /// If the pool dropped the job without running it, which this pool never does (its `Drop`
+    /// runs every queued job).
     pub fn join(self) -> Result<T, JobPanicked> {
         match self.receiver.recv() {
             Ok(result) => result.map_err(|payload| JobPanicked { payload }),
@@ -714,11 +522,16 @@ impl Worker {
             .name(format!("pool-worker-{id}"))
             .spawn(move || {
                 // ANCHOR: worker-loop
-                // `while let` is right here: `pop` releases the lock before it returns the job,
-                // so no guard lives on into the loop's body while the job runs.
+                // `pop` locks and unlocks the queue inside itself: what it returns owns its job
+                // and holds no lock, so the job below runs with the queue free for the others.
                 while let Some(job) = queue.pop() {
-                    panics.run(job, Some(id));
+                    // The job is consumed by the call and the queue's lock is not held, so
+                    // nothing a panicking job leaves half-done is seen by the pool again.
+                    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(job)) {
+                        panics.job_panicked(Some(id), payload);
+                    }
                 }
+                // `None`: the queue is closed and empty, so no job will ever come.
                 // ANCHOR_END: worker-loop
             })?;
         Ok(Worker { id, thread })
@@ -730,9 +543,8 @@ impl fmt::Debug for ThreadPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ThreadPool")
             .field("workers", &self.workers)
-            .field("capacity", &self.capacity())
-            .field("policy", &self.policy)
             .field("queued", &self.queued())
+            .field("capacity", &self.capacity())
             .field("panic_count", &self.panic_count())
             .finish_non_exhaustive()
     }
@@ -750,23 +562,15 @@ impl fmt::Debug for Worker {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::mpsc::channel;
 
     use poolbook_testkit::conformance::Log;
     use poolbook_testkit::{Gate, WATCHDOG};
 
-    /// A pool whose only worker is held at `gate` by a first job, so that what is queued next
-    /// stays queued until the test opens the gate.
-    fn held_pool(capacity: usize, policy: Policy) -> (ThreadPool, Arc<Gate>) {
-        let gate = Arc::new(Gate::new());
-        let pool = ThreadPool::bounded(1, capacity, policy).unwrap();
-        let held = Arc::clone(&gate);
-        pool.execute(move || held.pass()).unwrap();
-        assert!(gate.wait_arrived(1), "the first job starts");
-        (pool, gate)
-    }
-
+    // ANCHOR: drop-test
+    /// Every queued job has run by the time `drop` returns, even with one worker and ten jobs.
     #[test]
     fn drop_runs_every_queued_job_before_returning() {
         let ran = Arc::new(AtomicUsize::new(0));
@@ -781,182 +585,9 @@ mod tests {
         drop(pool);
         assert_eq!(ran.load(Ordering::SeqCst), 10);
     }
+    // ANCHOR_END: drop-test
 
-    #[test]
-    fn zero_threads_or_zero_capacity_is_an_error() {
-        assert!(matches!(
-            ThreadPool::bounded(0, 1, Policy::Block),
-            Err(PoolCreationError::ZeroThreads)
-        ));
-        let error = ThreadPool::bounded(1, 0, Policy::Block).unwrap_err();
-        assert!(matches!(error, PoolCreationError::ZeroCapacity));
-        assert_eq!(
-            error.to_string(),
-            "a thread pool's queue needs room for at least one job"
-        );
-    }
-
-    // ANCHOR: reject-test
-    /// With the worker held and the queue full, `Reject` hands the job back unrun; once the
-    /// worker is free again, the same job can be resubmitted and runs.
-    #[test]
-    fn reject_hands_the_job_back_when_full() {
-        let (pool, gate) = held_pool(1, Policy::Reject);
-        let log = Arc::new(Log::default());
-        let queued = Arc::clone(&log);
-        pool.execute(move || queued.push("queued")).unwrap();
-        let turned_away = Arc::clone(&log);
-        let rejected = pool
-            .execute(move || turned_away.push("resubmitted"))
-            .unwrap_err();
-        assert!(rejected.is_full(), "{rejected:?}");
-        assert_eq!(pool.queued(), 1);
-
-        // The caller has its job back, unrun, to do with as it likes: here, run it itself once
-        // the pool has finished the queued one.
-        gate.open();
-        drop(pool);
-        rejected.into_job()();
-        assert_eq!(log.entries(), ["queued", "resubmitted"]);
-    }
-    // ANCHOR_END: reject-test
-
-    #[test]
-    fn try_execute_never_waits_whatever_the_policy() {
-        let (pool, gate) = held_pool(1, Policy::Block);
-        pool.try_execute(|| ()).unwrap();
-        assert!(pool.try_execute(|| ()).unwrap_err().is_full());
-        gate.open();
-    }
-
-    // ANCHOR: block-test
-    /// Under `Block`, a submitter that finds the queue full waits until a worker takes a job.
-    #[test]
-    fn block_waits_for_room() {
-        let (pool, gate) = held_pool(1, Policy::Block);
-        let log = Arc::new(Log::default());
-        let first = Arc::clone(&log);
-        pool.execute(move || first.push("queued first")).unwrap();
-        let pool = Arc::new(pool);
-        let (submitter_pool, second) = (Arc::clone(&pool), Arc::clone(&log));
-        let submitter = std::thread::spawn(move || {
-            submitter_pool
-                .execute(move || second.push("waited for room"))
-                .unwrap();
-        });
-        // The submitter cannot return before the worker takes "queued first", which it cannot
-        // before the gate opens: so opening the gate is what lets it through.
-        gate.open();
-        submitter.join().unwrap();
-        drop(Arc::into_inner(pool).expect("the submitter is done with the pool"));
-        assert_eq!(log.entries(), ["queued first", "waited for room"]);
-    }
-    // ANCHOR_END: block-test
-
-    #[test]
-    fn caller_runs_runs_the_job_on_the_caller_when_full() {
-        let (pool, gate) = held_pool(1, Policy::CallerRuns);
-        pool.execute(|| ()).unwrap();
-        let (ran_on, where_it_ran) = channel();
-        pool.execute(move || ran_on.send(std::thread::current().id()).unwrap())
-            .unwrap();
-        assert_eq!(where_it_ran.try_recv(), Ok(std::thread::current().id()));
-        // A caller-run job's panic is caught and counted like any other, with no worker.
-        pool.execute(|| panic!("a caller-run job panicked, on purpose"))
-            .unwrap();
-        assert_eq!(pool.panic_count(), 1);
-        gate.open();
-    }
-
-    // ANCHOR: closed-test
-    /// After `close`, every submission gets its job back; jobs queued before still run.
-    #[test]
-    fn close_hands_back_later_jobs_and_runs_queued_ones() {
-        let (pool, gate) = held_pool(2, Policy::Block);
-        let log = Arc::new(Log::default());
-        let queued = Arc::clone(&log);
-        pool.execute(move || queued.push("queued before close"))
-            .unwrap();
-        pool.close();
-        let late = Arc::clone(&log);
-        let rejected = pool.execute(move || late.push("late")).unwrap_err();
-        assert!(rejected.is_closed());
-        assert!(pool.try_execute(|| ()).unwrap_err().is_closed());
-        assert!(pool.spawn(|| 1).unwrap_err().is_closed());
-        gate.open();
-        drop(pool);
-        assert_eq!(log.entries(), ["queued before close"]);
-    }
-    // ANCHOR_END: closed-test
-
-    /// A submitter blocked on a full queue is woken by `close` and gets its job back.
-    #[test]
-    fn close_wakes_a_blocked_submitter() {
-        let (pool, gate) = held_pool(1, Policy::Block);
-        pool.execute(|| ()).unwrap();
-        let pool = Arc::new(pool);
-        let submitter_pool = Arc::clone(&pool);
-        let submitter =
-            std::thread::spawn(move || submitter_pool.execute(|| ()).map_err(|r| r.is_closed()));
-        // Whether it is already waiting or not yet submitted, it must come back `Closed`.
-        pool.close();
-        assert_eq!(submitter.join().unwrap(), Err(true));
-        gate.open();
-    }
-
-    #[test]
-    fn spawn_under_reject_hands_back_the_callers_closure() {
-        let (pool, gate) = held_pool(1, Policy::Reject);
-        pool.execute(|| ()).unwrap();
-        let rejected = pool.spawn(|| 6 * 7).unwrap_err();
-        assert!(rejected.is_full());
-        assert_eq!(rejected.into_job()(), 42, "the caller's own closure, unrun");
-        gate.open();
-    }
-
-    #[test]
-    fn one_worker_runs_the_next_job_after_a_panic() {
-        let pool = ThreadPool::new(1);
-        let (done, finished) = channel();
-        pool.execute(|| panic!("a job panicked, on purpose"))
-            .unwrap();
-        pool.execute(move || done.send("after").unwrap()).unwrap();
-        assert_eq!(finished.recv_timeout(WATCHDOG), Ok("after"));
-        assert_eq!(pool.panic_count(), 1);
-    }
-
-    #[test]
-    fn the_hook_is_told_of_every_panic() {
-        let (reports, reported) = channel();
-        let reports = Mutex::new(reports);
-        let pool = ThreadPool::with_panic_hook(1, move |report: &JobPanic| {
-            reports.lock().unwrap().send(report.clone()).unwrap();
-        })
-        .unwrap();
-        pool.execute(|| panic!("boom {}", 7)).unwrap();
-        pool.execute(|| std::panic::panic_any(42_u32)).unwrap();
-        let first = reported.recv_timeout(WATCHDOG).unwrap();
-        assert_eq!(first.worker, Some(0));
-        assert_eq!(first.message.as_deref(), Some("boom 7"));
-        assert_eq!(reported.recv_timeout(WATCHDOG).unwrap().message, None);
-    }
-
-    #[test]
-    fn join_returns_each_jobs_value_or_panic() {
-        let pool = ThreadPool::new(2);
-        let handles: Vec<_> = (0..10_u64)
-            .map(|n| pool.spawn(move || n * n).unwrap())
-            .collect();
-        let squares: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        assert_eq!(squares, (0..10).map(|n| n * n).collect::<Vec<_>>());
-        let failed = pool
-            .spawn(|| -> u8 { panic!("no answer for {}", 42) })
-            .unwrap();
-        let error = failed.join().unwrap_err();
-        assert_eq!(error.to_string(), "the job panicked: no answer for 42");
-        assert_eq!(pool.panic_count(), 0);
-    }
-
+    /// `drop` waits for a job that is running: the job's end is logged before `drop`'s return.
     #[test]
     fn drop_waits_for_a_running_job() {
         let gate = Arc::new(Gate::new());
@@ -977,5 +608,129 @@ mod tests {
         gate.open();
         dropper.join().unwrap();
         assert_eq!(log.entries(), ["job finished", "drop returned"]);
+    }
+
+    // ANCHOR: panic-tests
+    /// With a single worker, the job after a panicking one still runs: the worker survived.
+    #[test]
+    fn one_worker_runs_the_next_job_after_a_panic() {
+        let pool = ThreadPool::new(1);
+        let (done, finished) = channel();
+        pool.execute(|| panic!("a job panicked, on purpose"))
+            .unwrap();
+        pool.execute(move || done.send("after").unwrap()).unwrap();
+        assert_eq!(finished.recv_timeout(WATCHDOG), Ok("after"));
+        assert_eq!(pool.panic_count(), 1);
+    }
+
+    /// The hook hears about each panic, with the worker and the message.
+    #[test]
+    fn the_hook_is_told_of_every_panic() {
+        let (reports, reported) = channel();
+        let reports = Mutex::new(reports);
+        let pool = ThreadPool::with_panic_hook(1, move |report: &JobPanic| {
+            reports.lock().unwrap().send(report.clone()).unwrap();
+        })
+        .unwrap();
+        pool.execute(|| panic!("boom {}", 7)).unwrap();
+        pool.execute(|| std::panic::panic_any(42_u32)).unwrap();
+        let first = reported.recv_timeout(WATCHDOG).unwrap();
+        assert_eq!(first.worker, Some(0));
+        assert_eq!(first.message.as_deref(), Some("boom 7"));
+        assert_eq!(reported.recv_timeout(WATCHDOG).unwrap().message, None);
+    }
+    // ANCHOR_END: panic-tests
+
+    /// A panicking hook, or a payload whose `Drop` panics, does not kill the worker either.
+    #[test]
+    fn a_panicking_hook_or_payload_does_not_kill_the_worker() {
+        struct Bomb;
+        impl Drop for Bomb {
+            fn drop(&mut self) {
+                panic!("a panic payload whose drop panics");
+            }
+        }
+        let pool =
+            ThreadPool::with_panic_hook(1, |_: &JobPanic| panic!("the hook panicked")).unwrap();
+        let (done, finished) = channel();
+        pool.execute(|| std::panic::panic_any(Bomb)).unwrap();
+        pool.execute(|| panic!("plain")).unwrap();
+        pool.execute(move || done.send(()).unwrap()).unwrap();
+        finished.recv_timeout(WATCHDOG).unwrap();
+        assert_eq!(pool.panic_count(), 2);
+    }
+
+    /// Panicking jobs mixed with ordinary ones: every ordinary job runs, and `drop` is clean.
+    #[test]
+    fn drop_after_panics_runs_every_other_job() {
+        let ran = Arc::new(AtomicUsize::new(0));
+        let pool = ThreadPool::new(2);
+        for i in 0..10 {
+            let ran = Arc::clone(&ran);
+            pool.execute(move || {
+                assert!(i % 3 != 0, "job {i} panics, on purpose");
+                ran.fetch_add(1, Ordering::SeqCst);
+            })
+            .unwrap();
+        }
+        drop(pool);
+        assert_eq!(ran.load(Ordering::SeqCst), 6);
+    }
+
+    // ANCHOR: spawn-tests
+    #[test]
+    fn join_returns_each_jobs_value() {
+        let pool = ThreadPool::new(2);
+        let handles: Vec<_> = (0..10_u64)
+            .map(|n| pool.spawn(move || n * n).unwrap())
+            .collect();
+        let squares: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        assert_eq!(squares, (0..10).map(|n| n * n).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn join_returns_the_panic_and_keeps_its_payload() {
+        let pool = ThreadPool::new(1);
+        let failed = pool
+            .spawn(|| -> u8 { panic!("no answer for {}", 42) })
+            .unwrap();
+        let error = failed.join().unwrap_err();
+        assert_eq!(error.message().as_deref(), Some("no answer for 42"));
+        assert_eq!(error.to_string(), "the job panicked: no answer for 42");
+
+        let custom = pool
+            .spawn(|| std::panic::panic_any(7_i32))
+            .unwrap()
+            .join()
+            .unwrap_err();
+        assert_eq!(custom.message(), None);
+        assert_eq!(
+            custom.into_payload().downcast::<i32>().ok().map(|b| *b),
+            Some(7)
+        );
+
+        // The worker survived, and a spawned job's panic is the handle's, not the pool's count.
+        assert_eq!(
+            pool.spawn(|| "still here").unwrap().join().unwrap(),
+            "still here"
+        );
+        assert_eq!(pool.panic_count(), 0);
+    }
+    // ANCHOR_END: spawn-tests
+
+    #[test]
+    fn a_handle_outlives_the_pool() {
+        let pool = ThreadPool::new(1);
+        let handle = pool.spawn(|| vec![1, 2, 3]).unwrap();
+        drop(pool);
+        assert_eq!(handle.join().unwrap(), [1, 2, 3]);
+    }
+
+    #[test]
+    fn dropping_a_handle_does_not_cancel_the_job() {
+        let pool = ThreadPool::new(1);
+        let (done, finished) = channel();
+        drop(pool.spawn(move || done.send("ran").unwrap()).unwrap());
+        assert_eq!(finished.recv_timeout(WATCHDOG), Ok("ran"));
     }
 }

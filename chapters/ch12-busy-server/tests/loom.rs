@@ -1,4 +1,4 @@
-//! loom models of stage 12's queue and its policies, shutdown, panic isolation and job
+//! loom models of stage 12's queue, its policies and `close`, shutdown, panic isolation and job
 //! results, run against the stage's own source.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p ch12-busy-server --test loom --profile loom`;
@@ -22,7 +22,7 @@ fn every_job_runs_exactly_once_and_before_drop_returns() {
             pool.execute(move || {
                 runs[job].fetch_add(1, Ordering::Relaxed);
             })
-            .expect("an unbounded pool takes every job");
+            .unwrap();
         }
         drop(pool);
         assert_eq!(
@@ -62,7 +62,7 @@ fn two_jobs_that_wait_for_each_other_both_finish() {
                 started.add();
                 started.wait_for(2);
             })
-            .expect("an unbounded pool takes every job");
+            .unwrap();
         }
         drop(pool);
         assert_eq!(started.get(), 2);
@@ -82,12 +82,12 @@ fn a_panicking_job_does_not_take_its_worker_down() {
             .expect("the pool starts");
         let ran = Arc::new(AtomicUsize::new(0));
         pool.execute(|| panic!("a job panicked, on purpose"))
-            .expect("an unbounded pool takes every job");
+            .unwrap();
         let after = Arc::clone(&ran);
         pool.execute(move || {
             after.fetch_add(1, Ordering::Relaxed);
         })
-        .expect("an unbounded pool takes every job");
+        .unwrap();
         drop(pool);
         assert_eq!(reported.get(), 1, "the panic was reported");
         assert_eq!(ran.load(Ordering::Relaxed), 1, "the next job ran");
@@ -102,12 +102,10 @@ fn a_panicking_job_does_not_take_its_worker_down() {
 fn join_returns_each_jobs_outcome() {
     check(|| {
         let pool = ThreadPool::new(2);
-        let value = pool
-            .spawn(|| 6 * 7)
-            .expect("an unbounded pool takes every job");
+        let value = pool.spawn(|| 6 * 7).unwrap();
         let failed = pool
             .spawn(|| -> i32 { panic!("a job panicked, on purpose") })
-            .expect("an unbounded pool takes every job");
+            .unwrap();
         assert_eq!(value.join().expect("the first job returns"), 42);
         let error = failed.join().expect_err("the second job panics");
         assert_eq!(
@@ -118,6 +116,45 @@ fn join_returns_each_jobs_outcome() {
     });
 }
 // ANCHOR_END: join-model
+
+/// Submits job `job`, which counts its runs in `runs[job]`, and checks the queue's length after.
+fn submit_counted(pool: &ThreadPool, runs: &Arc<[AtomicUsize; 3]>, job: usize) {
+    let runs = Arc::clone(runs);
+    pool.execute(move || {
+        runs[job].fetch_add(1, Ordering::Relaxed);
+    })
+    .unwrap();
+    assert!(pool.queued() <= 1, "the queue holds at most its capacity");
+}
+
+// ANCHOR: block-model
+/// One worker, room for one job, three jobs from two submitters at once: every job runs exactly
+/// once before the pool is dropped, and the queue never holds more than its one job, however the
+/// submitters and the worker interleave.
+#[test]
+fn a_full_queue_makes_submitters_wait_and_loses_nothing() {
+    check(|| {
+        let pool = Arc::new(ThreadPool::bounded(1, 1, Policy::Block).expect("the pool starts"));
+        let runs = Arc::new([
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+        ]);
+        let other = {
+            let (pool, runs) = (Arc::clone(&pool), Arc::clone(&runs));
+            loom::thread::spawn(move || submit_counted(&pool, &runs, 2))
+        };
+        submit_counted(&pool, &runs, 0);
+        submit_counted(&pool, &runs, 1);
+        other.join().expect("the other submitter returns");
+        // The other submitter has let go of its `Arc`: this is the last one, and drops the pool.
+        drop(pool);
+        for (job, runs) in runs.iter().enumerate() {
+            assert_eq!(runs.load(Ordering::Relaxed), 1, "job {job} ran once");
+        }
+    });
+}
+// ANCHOR_END: block-model
 
 /// Three jobs that each count their runs, submitted to a one-worker pool with room for one.
 fn counted_jobs(
@@ -163,7 +200,11 @@ fn reject_hands_back_exactly_the_jobs_it_did_not_take() {
                     0
                 }
             };
-            assert_eq!(runs[job].load(Ordering::Relaxed), expected, "job {job}");
+            assert_eq!(
+                runs[job].load(Ordering::Relaxed),
+                expected,
+                "job {job} either ran once, or came back unrun and did not run"
+            );
         }
         assert!(outcomes[0].is_none(), "the first job always finds room");
     });
@@ -187,7 +228,6 @@ fn caller_runs_runs_every_job_exactly_once() {
         }
     });
 }
-
 // ANCHOR: close-model
 /// One worker held by a job, the queue full, two submitters waiting for room: `close` wakes
 /// both, and each gets its job back unrun; the queued job still runs before `drop` returns.

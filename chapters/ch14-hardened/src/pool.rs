@@ -288,7 +288,7 @@ impl Queue {
             }
         }
         if state.jobs.is_empty() && !state.closed {
-            // Not asleep yet: watch for a job for a moment first, without the lock (stage 12).
+            // Not asleep yet: watch for a job for a moment first, without the lock.
             drop(state);
             self.watch();
             state = self.lock();
@@ -325,7 +325,7 @@ impl Queue {
     // ANCHOR_END: next
 
     /// Waits a moment for `worth_a_look`, without the lock: a few rounds of spinning, each twice
-    /// as long as the last, then a few of yielding the processor (see stage 12).
+    /// as long as the last, then a few of yielding the processor.
     fn watch(&self) {
         for round in 0..WATCH_ROUNDS {
             if self.worth_a_look.load(Ordering::Relaxed) {
