@@ -50,7 +50,7 @@ const NOT_YET_RESTAGED: &[Ceiling] = &[
     Ceiling {
         stage: "ch13-lifecycle",
         code_added: 421,
-        words: 5_272,
+        words: 5_275,
         steps_missing: false,
     },
     Ceiling {
