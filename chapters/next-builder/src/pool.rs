@@ -260,7 +260,6 @@ impl ThreadPool {
         self.panics.count.load(Ordering::SeqCst)
     }
     // ANCHOR_END: panic-count
-    // ANCHOR_END: new
 
     // ANCHOR: queued
     /// How many jobs are waiting for a worker, not counting those running.
