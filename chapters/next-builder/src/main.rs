@@ -1,4 +1,4 @@
-//! Stage 12's server: `cargo run -p ch13-builder-next -- --port 7879 --sleep-ms 5000`.
+//! Stage 13's server: `cargo run -p ch13-builder-next -- --port 7879 --sleep-ms 5000`.
 //!
 //! Ctrl-C or SIGTERM stops it gracefully: it stops accepting, answers every connection it had
 //! accepted, and exits with status 0.

@@ -1,4 +1,4 @@
-//! Stage 12 serves the demo routes, survives bad input and panicking handlers, serves while a
+//! Stage 14 serves the demo routes, survives bad input and panicking handlers, serves while a
 //! request is held, and answers 503 when every worker is busy and the queue is full.
 
 use ch14_metrics_next::Capacity;
