@@ -494,7 +494,7 @@ impl std::error::Error for JobPanicked {}
 // ANCHOR: drop
 /// Shuts the pool down gracefully: no job is lost, and no thread is left behind.
 ///
-/// 1. The queue is closed. Jobs already queued are **not** discarded: a worker's `pop` keeps
+/// 1. The queue is closed. Jobs already queued are **not** discarded: a worker's `next` keeps
 ///    returning them until the queue is empty, and only then returns `None`, at which point the
 ///    worker leaves its loop.
 /// 2. Every worker is joined, so `drop` returns only when all queued jobs have run and every
