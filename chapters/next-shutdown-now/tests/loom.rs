@@ -414,7 +414,11 @@ fn shutdown_now_returns_exactly_the_jobs_that_never_started() {
             2,
             "every job ran or came back"
         );
-        assert_eq!(stopped.metrics.cancelled, stopped.unstarted.len() as u64);
+        assert_eq!(
+            stopped.metrics.cancelled,
+            stopped.unstarted.len() as u64,
+            "the final metrics count every job handed back as cancelled"
+        );
         assert_adds_up(stopped.metrics);
         for job in stopped.unstarted {
             job();
