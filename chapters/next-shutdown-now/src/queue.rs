@@ -112,7 +112,7 @@ impl Queue {
         into_job: impl Fn(F) -> Job,
     ) -> Result<(), Rejected<F>> {
         let mut state = self.lock();
-        // A loop, as in `pop`: after every wake-up, look again, closed first, then for room.
+        // A loop, as in `next`: after every wake-up, look again, closed first, then for room.
         loop {
             if state.closed {
                 state.rejected += 1;
