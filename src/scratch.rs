@@ -119,6 +119,50 @@ pub fn workspace_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The folders of the workspace's members, as the `members` of `root`'s `Cargo.toml` name them
+/// (`"chapters/*"` is every folder in `chapters/`), sorted; the root package itself is not among
+/// them. The workspace's tests that look for something in every crate (loom models, zoo bugs,
+/// the code the book may include) walk these, so a new folder of members is never missed.
+///
+/// # Errors
+///
+/// If the manifest cannot be read or parsed, has no `[workspace] members` list, or a member is a
+/// pattern other than a plain path or `folder/*`, or a folder it names cannot be listed.
+pub fn workspace_members(root: &Path) -> Result<Vec<PathBuf>, String> {
+    let path = root.join("Cargo.toml");
+    let manifest: Table = fs::read_to_string(&path)
+        .map_err(|e| format!("reading {}: {e}", path.display()))?
+        .parse()
+        .map_err(|e| format!("{} does not parse: {e}", path.display()))?;
+    let members = manifest
+        .get("workspace")
+        .and_then(|workspace| workspace.get("members"))
+        .and_then(Value::as_array)
+        .ok_or_else(|| format!("{} has no `[workspace] members` list", path.display()))?;
+    let mut folders = Vec::new();
+    for member in members {
+        let member = member
+            .as_str()
+            .ok_or_else(|| format!("{}: a workspace member is not a string", path.display()))?;
+        match member.strip_suffix("/*") {
+            Some(parent) if !parent.contains(['*', '?', '[']) => folders.extend(
+                sorted_entries(&root.join(parent))?
+                    .into_iter()
+                    .filter(|entry| entry.is_dir()),
+            ),
+            None if !member.contains(['*', '?', '[']) => folders.push(root.join(member)),
+            _ => {
+                return Err(format!(
+                    "{}: the member pattern `{member}` is neither a path nor `folder/*`",
+                    path.display()
+                ));
+            }
+        }
+    }
+    folders.sort();
+    Ok(folders)
+}
+
 /// The entries of `dir`, sorted, so that every walk visits files in the same order.
 ///
 /// # Errors
@@ -481,6 +525,49 @@ mod tests {
         profiles: &[],
         build_metadata: None,
     };
+
+    #[test]
+    fn workspace_members_expands_folder_patterns() {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path();
+        for dir in [
+            "crates/a",
+            "chapters/ch01",
+            "chapters/ch02",
+            "measure/m",
+            "tool",
+        ] {
+            fs::create_dir_all(root.join(dir)).unwrap();
+        }
+        fs::write(root.join("chapters/notes.md"), "").unwrap();
+        fs::write(
+            root.join("Cargo.toml"),
+            "[workspace]\nmembers = [\"chapters/*\", \"crates/*\", \"measure/*\", \"tool\"]\n",
+        )
+        .unwrap();
+        let members: Vec<String> = workspace_members(root)
+            .unwrap()
+            .iter()
+            .map(|member| display(root, member))
+            .collect();
+        assert_eq!(
+            members,
+            [
+                "chapters/ch01",
+                "chapters/ch02",
+                "crates/a",
+                "measure/m",
+                "tool"
+            ]
+        );
+        fs::write(
+            root.join("Cargo.toml"),
+            "[workspace]\nmembers = [\"chapters/ch0*\"]\n",
+        )
+        .unwrap();
+        let error = workspace_members(root).unwrap_err();
+        assert!(error.contains("`chapters/ch0*`"), "{error}");
+    }
 
     #[test]
     fn standalone_manifest_resolves_workspace_inheritance() {

@@ -11,15 +11,19 @@
 //! - a numeric line range is used on anything but a `.snap` file (line numbers go stale silently;
 //!   use an anchor), or a `.snap` file is included other than from the line after its insta
 //!   header to its end (`output.snap:4:`);
-//! - an included `.rs` or `.toml` file lies outside `chapters/` and `crates/`, so that the book
-//!   only shows code that a workspace member builds and tests;
+//! - an included `.rs` or `.toml` file lies outside the crates the workspace's `members` name
+//!   (`chapters/*`, `crates/*`, `measure/*`), so that the book only shows code that a workspace
+//!   member builds and tests;
 //! - the book includes nothing at all, so that this test cannot pass vacuously;
 //! - the prose cites a line ("asleep on line 205") that no compiler or loom report the same page
 //!   includes shows: the reports are snapshots that tests keep true, but a number typed into a
 //!   sentence is not, and goes stale when the code above it moves.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Component, Path, PathBuf};
+
+use poolbook::scratch::workspace_members;
 
 /// What an include directive does with the file it names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -301,8 +305,27 @@ fn normalize_path(path: &Path) -> PathBuf {
     normalized
 }
 
-/// The problems with one include in `md` (a file in `root`).
-fn check_link(root: &Path, md: &Path, link: &Link) -> Vec<String> {
+/// The folders that hold the workspace's members (`chapters/`, `crates/`, …), for messages:
+/// `chapters/, crates/ and measure/`.
+fn member_folders(root: &Path, members: &[PathBuf]) -> String {
+    let folders: BTreeSet<String> = members
+        .iter()
+        .map(|member| {
+            let folder = member.parent().filter(|parent| *parent != root);
+            format!("{}/", display(root, folder.unwrap_or(member)))
+        })
+        .collect();
+    let folders: Vec<String> = folders.into_iter().collect();
+    match folders.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        Some((last, _)) => last.clone(),
+        None => "the workspace's members (it has none)".to_owned(),
+    }
+}
+
+/// The problems with one include in `md` (a file in `root`, whose workspace's members are in
+/// `members`).
+fn check_link(root: &Path, members: &[PathBuf], md: &Path, link: &Link) -> Vec<String> {
     if link.path.is_empty() {
         return vec!["the directive names no file".to_owned()];
     }
@@ -316,15 +339,15 @@ fn check_link(root: &Path, md: &Path, link: &Link) -> Vec<String> {
         .extension()
         .is_some_and(|ext| ext == "rs" || ext == "toml");
     let canonical = path.canonicalize().unwrap_or_else(|_| path.clone());
-    let in_member = ["chapters", "crates"].iter().any(|dir| {
-        let dir = root.join(dir);
-        canonical.starts_with(dir.canonicalize().unwrap_or(dir))
+    let in_member = members.iter().any(|member| {
+        canonical.starts_with(member.canonicalize().unwrap_or_else(|_| member.clone()))
     });
     if is_code && !in_member {
         problems.push(format!(
-            "{} is outside chapters/ and crates/: the book includes only code that a workspace \
-             member builds and tests",
-            display(root, &path)
+            "{} is outside {}: the book includes only code that a workspace member builds and \
+             tests",
+            display(root, &path),
+            member_folders(root, members)
         ));
     }
     match fs::read_to_string(&path) {
@@ -443,6 +466,7 @@ fn check_cited_lines(md: &Path, text: &str, links: &[Link]) -> Vec<(usize, Strin
 /// The problems with every include in the Markdown files under `src` (in the workspace `root`),
 /// and with the line numbers their prose cites.
 fn check_book(root: &Path, src: &Path) -> Vec<String> {
+    let members = workspace_members(root).unwrap_or_else(|e| panic!("{e}"));
     let mut problems = Vec::new();
     let mut includes = 0;
     for md in markdown_files(src) {
@@ -450,7 +474,7 @@ fn check_book(root: &Path, src: &Path) -> Vec<String> {
         let links = find_links(&text);
         for link in &links {
             includes += 1;
-            for problem in check_link(root, &md, link) {
+            for problem in check_link(root, &members, &md, link) {
                 problems.push(format!(
                     "{}:{}: {}: {problem}",
                     display(root, &md),
@@ -716,6 +740,7 @@ mod unit {
             "---\nsource: x\n---\n$ cargo check\n",
         );
         write("src/main.rs", "fn main() {}\n");
+        write("Cargo.toml", "[workspace]\nmembers = [\"chapters/*\"]\n");
         write(
             "book/src/empty.md",
             "# Nothing here\n\\{{#include ../../src/main.rs}}\n",
@@ -743,8 +768,8 @@ mod unit {
                  snapshot from the line after its header to its end, \
                  `../../../chapters/s/steps/01/output.snap:4:`, so that the insta header is left \
                  out and nothing is cut off",
-                "book/src/sub/ch.md:6: ../../../src/main.rs: src/main.rs is outside chapters/ \
-                 and crates/: the book includes only code that a workspace member builds and tests",
+                "book/src/sub/ch.md:6: ../../../src/main.rs: src/main.rs is outside chapters/: \
+                 the book includes only code that a workspace member builds and tests",
             ]
         );
     }

@@ -7,11 +7,14 @@
 //! invalidates the normal build's artifacts, and the normal build never sees loom. They run in a
 //! separate process for a second reason too: a deadlock found by loom aborts its whole process.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use poolbook::scratch::workspace_members;
+
 /// Every crate with loom models. A crate that gains a `tests/loom.rs` must be listed here; the
-/// test below checks that none is forgotten.
+/// test below checks that none is forgotten, in any of the workspace's crates.
 const MODELLED: [&str; 10] = [
     "poolbook-sync",
     "ch05-shared-queue",
@@ -67,15 +70,13 @@ fn every_loom_model_passes() {
         .filter_map(|l| l.strip_prefix("test result: ok. "))
         .filter_map(|l| l.split(' ').next()?.parse::<usize>().ok())
         .sum();
+    let packages = packages(root);
     let declared: usize = MODELLED
         .iter()
         .map(|package| {
-            let dir = if package.starts_with("poolbook-") {
-                root.join("crates")
-                    .join(package.trim_start_matches("poolbook-"))
-            } else {
-                root.join("chapters").join(package)
-            };
+            let dir = packages
+                .get(*package)
+                .unwrap_or_else(|| panic!("{package} is not a package of the workspace"));
             let models = std::fs::read_to_string(dir.join("tests/loom.rs")).expect("tests/loom.rs");
             models.matches("#[test]").count()
         })
@@ -86,31 +87,52 @@ fn every_loom_model_passes() {
     );
 }
 
+/// Every package of the workspace, by name, with its folder: each member the root `Cargo.toml`'s
+/// `members` names (`crates/*`, `chapters/*`, `measure/*`), and the root package.
+fn packages(root: &Path) -> BTreeMap<String, PathBuf> {
+    let mut folders = workspace_members(root).unwrap_or_else(|e| panic!("{e}"));
+    folders.push(root.to_path_buf());
+    folders
+        .into_iter()
+        .map(|folder| {
+            let path = folder.join("Cargo.toml");
+            let manifest: toml::Table = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+                .parse()
+                .unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()));
+            let name = manifest
+                .get("package")
+                .and_then(|package| package.get("name"))
+                .and_then(toml::Value::as_str)
+                .unwrap_or_else(|| panic!("{} names no package", path.display()))
+                .to_owned();
+            (name, folder)
+        })
+        .collect()
+}
+
 #[test]
 fn no_crate_with_models_is_left_out() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut found = Vec::new();
-    for dir in ["crates", "chapters"] {
-        for entry in std::fs::read_dir(root.join(dir)).expect("list members") {
-            let path = entry.expect("a member").path();
-            if path.join("tests/loom.rs").is_file() {
-                let manifest = std::fs::read_to_string(path.join("Cargo.toml")).expect("manifest");
-                let name = manifest
-                    .lines()
-                    .find_map(|l| l.strip_prefix("name = \""))
-                    .and_then(|l| l.strip_suffix('"'))
-                    .expect("a package name")
-                    .to_owned();
-                found.push(name);
-            }
-        }
+    let packages = packages(root);
+    // Not a vacuous scan: it reaches the shared crates, every stage and the measuring crates.
+    for package in ["poolbook-sync", "ch01-single-threaded", "poolbook-timelab"] {
+        assert!(
+            packages.contains_key(package),
+            "{package} is not among the workspace's packages: {:?}",
+            packages.keys()
+        );
     }
-    found.sort();
-    let mut listed = MODELLED.map(str::to_owned).to_vec();
-    listed.sort();
+    let found: Vec<&str> = packages
+        .iter()
+        .filter(|(_, folder)| folder.join("tests/loom.rs").is_file())
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let mut listed = MODELLED.to_vec();
+    listed.sort_unstable();
     assert_eq!(
         found, listed,
-        "MODELLED must list every crate with tests/loom.rs"
+        "MODELLED must list every crate of the workspace with tests/loom.rs"
     );
 }
 

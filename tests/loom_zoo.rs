@@ -2,7 +2,8 @@
 //! must catch.
 //!
 //! A bug is a folder `chapters/<stage>/bugs/<NN-name>/` (or `crates/<crate>/bugs/<NN-name>/` for a
-//! bug in a shared crate, such as the channel in `crates/sync`) holding:
+//! bug in a shared crate, such as the channel in `crates/sync`; every workspace member's `bugs/`
+//! is searched) holding:
 //!
 //! - `bug.toml`: `title` (one line), `model` (the `#[test]` in the crate's `tests/loom.rs` that
 //!   must catch the bug), `caught_as` (`"deadlock"`, or `"panic"` for an assertion failing inside
@@ -59,7 +60,7 @@ use std::time::Instant;
 
 use poolbook::scratch::{
     Standalone, Tests, cargo_command, check_lock_subset, copy_file, copy_tree, standalone_manifest,
-    sync_tree,
+    sync_tree, workspace_members,
 };
 use toml::{Table, Value};
 
@@ -152,29 +153,28 @@ struct RunOutput {
     stderr: String,
 }
 
-/// Finds every `chapters/*/bugs/*/` and `crates/*/bugs/*/` folder, sorted.
+/// Finds the `bugs/*/` folders of every workspace member (the root `Cargo.toml`'s `members`:
+/// `chapters/*`, `crates/*`, `measure/*`), sorted.
 fn discover_bugs(root: &Path, problems: &mut Vec<String>) -> Vec<Bug> {
     let mut bugs = Vec::new();
-    for parent in ["chapters", "crates"] {
-        for crate_dir in sorted_entries(&root.join(parent)) {
-            let bugs_dir = crate_dir.join("bugs");
-            if !bugs_dir.exists() {
-                continue;
-            }
-            let krate = format!("{parent}/{}", file_name(&crate_dir));
-            for dir in sorted_entries(&bugs_dir) {
-                if dir.is_dir() {
-                    bugs.push(Bug {
-                        krate: krate.clone(),
-                        name: file_name(&dir),
-                        dir,
-                    });
-                } else {
-                    problems.push(format!(
-                        "{}: only bug folders belong in bugs/",
-                        display(root, &dir)
-                    ));
-                }
+    for crate_dir in workspace_members(root).unwrap_or_else(|e| panic!("{e}")) {
+        let bugs_dir = crate_dir.join("bugs");
+        if !bugs_dir.exists() {
+            continue;
+        }
+        let krate = display(root, &crate_dir);
+        for dir in sorted_entries(&bugs_dir) {
+            if dir.is_dir() {
+                bugs.push(Bug {
+                    krate: krate.clone(),
+                    name: file_name(&dir),
+                    dir,
+                });
+            } else {
+                problems.push(format!(
+                    "{}: only bug folders belong in bugs/",
+                    display(root, &dir)
+                ));
             }
         }
     }
@@ -750,7 +750,7 @@ fn every_bug_in_the_zoo_is_caught_by_loom_as_declared() {
     let mut problems = Vec::new();
     let bugs = discover_bugs(&root, &mut problems);
     check_all(
-        "bugs in the zoo (chapters/*/bugs/, crates/*/bugs/)",
+        "bugs in the zoo (the bugs/ folder of every workspace member)",
         problems,
         &bugs,
         SNAPSHOT_NAME,
