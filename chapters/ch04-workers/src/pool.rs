@@ -155,10 +155,10 @@ mod tests {
         let _ = ThreadPool::new(0);
     }
 
-    // ANCHOR: worker-test
     #[test]
     fn build_starts_one_named_worker_per_thread() {
         let pool = ThreadPool::build(3).unwrap();
+        // ANCHOR: worker-asserts
         assert_eq!(pool.workers.len(), 3);
         for (index, worker) in pool.workers.iter().enumerate() {
             assert_eq!(worker.id, index);
@@ -168,8 +168,8 @@ mod tests {
             );
         }
         assert!(format!("{pool:?}").contains(r#"Worker { id: 2, thread: Some("pool-worker-2") }"#));
+        // ANCHOR_END: worker-asserts
     }
-    // ANCHOR_END: worker-test
 
     #[test]
     fn a_spawn_failure_keeps_its_cause() {
@@ -182,7 +182,6 @@ mod tests {
         );
     }
 
-    // ANCHOR: placeholder-test
     /// Pins the placeholder: jobs still run on the caller, before `execute` returns.
     #[test]
     fn execute_still_runs_the_job_on_the_caller() {
@@ -190,11 +189,12 @@ mod tests {
         let ran = Arc::new(AtomicUsize::new(0));
         let caller = thread::current().id();
         let counter = Arc::clone(&ran);
+        // ANCHOR: placeholder-asserts
         pool.execute(move || {
             assert_eq!(thread::current().id(), caller);
             counter.fetch_add(1, Ordering::Relaxed);
         });
         assert_eq!(ran.load(Ordering::Relaxed), 1);
+        // ANCHOR_END: placeholder-asserts
     }
-    // ANCHOR_END: placeholder-test
 }

@@ -6,7 +6,6 @@
 
 use std::process::Command;
 
-// ANCHOR: spawn-failure-test
 #[test]
 fn the_server_reports_a_thread_it_cannot_create() {
     let output = Command::new(env!("CARGO_BIN_EXE_ch04-workers"))
@@ -14,6 +13,7 @@ fn the_server_reports_a_thread_it_cannot_create() {
         .env("RUST_MIN_STACK", "1000000000000000")
         .output()
         .expect("run the stage's server");
+    // ANCHOR: spawn-failure-asserts
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
     let line = stderr
@@ -30,5 +30,5 @@ fn the_server_reports_a_thread_it_cannot_create() {
         "no cause given: {stderr}"
     );
     assert!(!stderr.contains("panicked"), "stderr: {stderr}");
+    // ANCHOR_END: spawn-failure-asserts
 }
-// ANCHOR_END: spawn-failure-test

@@ -342,16 +342,17 @@ mod tests {
         assert_eq!(log.entries(), ["job finished", "drop returned"]);
     }
 
-    // ANCHOR: panic-tests
     /// With a single worker, the job after a panicking one still runs: the worker survived.
     #[test]
     fn one_worker_runs_the_next_job_after_a_panic() {
         let pool = ThreadPool::new(1);
         let (done, finished) = channel();
+        // ANCHOR: one-worker-asserts
         pool.execute(|| panic!("a job panicked, on purpose"));
         pool.execute(move || done.send("after").unwrap());
         assert_eq!(finished.recv_timeout(WATCHDOG), Ok("after"));
         assert_eq!(pool.panic_count(), 1);
+        // ANCHOR_END: one-worker-asserts
     }
 
     /// The hook hears about each panic, with the worker and the message.
@@ -363,14 +364,15 @@ mod tests {
             reports.lock().unwrap().send(report.clone()).unwrap();
         })
         .unwrap();
+        // ANCHOR: hook-asserts
         pool.execute(|| panic!("boom {}", 7));
         pool.execute(|| std::panic::panic_any(42_u32));
         let first = reported.recv_timeout(WATCHDOG).unwrap();
         assert_eq!(first.worker, 0);
         assert_eq!(first.message.as_deref(), Some("boom 7"));
         assert_eq!(reported.recv_timeout(WATCHDOG).unwrap().message, None);
+        // ANCHOR_END: hook-asserts
     }
-    // ANCHOR_END: panic-tests
 
     /// A panicking hook, or a payload whose `Drop` panics, does not kill the worker either.
     #[test]

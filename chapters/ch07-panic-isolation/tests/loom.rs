@@ -67,7 +67,6 @@ fn two_jobs_that_wait_for_each_other_both_finish() {
 }
 // ANCHOR_END: wait-for-each-other
 
-// ANCHOR: panic-model
 /// With one worker, a job that panics is reported to the hook and the next job still runs,
 /// before `drop` returns, in every interleaving.
 #[test]
@@ -78,6 +77,7 @@ fn a_panicking_job_does_not_take_its_worker_down() {
         let pool = ThreadPool::with_panic_hook(1, move |_: &JobPanic| hook_tally.add())
             .expect("the pool starts");
         let ran = Arc::new(AtomicUsize::new(0));
+        // ANCHOR: panic-model-asserts
         pool.execute(|| panic!("a job panicked, on purpose"));
         let after = Arc::clone(&ran);
         pool.execute(move || {
@@ -86,6 +86,6 @@ fn a_panicking_job_does_not_take_its_worker_down() {
         drop(pool);
         assert_eq!(reported.get(), 1, "the panic was reported");
         assert_eq!(ran.load(Ordering::Relaxed), 1, "the next job ran");
+        // ANCHOR_END: panic-model-asserts
     });
 }
-// ANCHOR_END: panic-model

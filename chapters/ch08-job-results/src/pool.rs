@@ -505,18 +505,20 @@ mod tests {
         assert_eq!(ran.load(Ordering::SeqCst), 6);
     }
 
-    // ANCHOR: spawn-tests
     #[test]
     fn join_returns_each_jobs_value() {
         let pool = ThreadPool::new(2);
+        // ANCHOR: join-value-asserts
         let handles: Vec<_> = (0..10_u64).map(|n| pool.spawn(move || n * n)).collect();
         let squares: Vec<u64> = handles.into_iter().map(|h| h.join().unwrap()).collect();
         assert_eq!(squares, (0..10).map(|n| n * n).collect::<Vec<_>>());
+        // ANCHOR_END: join-value-asserts
     }
 
     #[test]
     fn join_returns_the_panic_and_keeps_its_payload() {
         let pool = ThreadPool::new(1);
+        // ANCHOR: join-panic-asserts
         let failed = pool.spawn(|| -> u8 { panic!("no answer for {}", 42) });
         let error = failed.join().unwrap_err();
         assert_eq!(error.message().as_deref(), Some("no answer for 42"));
@@ -535,8 +537,8 @@ mod tests {
         // The worker survived, and a spawned job's panic is the handle's, not the pool's count.
         assert_eq!(pool.spawn(|| "still here").join().unwrap(), "still here");
         assert_eq!(pool.panic_count(), 0);
+        // ANCHOR_END: join-panic-asserts
     }
-    // ANCHOR_END: spawn-tests
 
     #[test]
     fn a_handle_outlives_the_pool() {

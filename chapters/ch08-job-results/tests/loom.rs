@@ -90,13 +90,13 @@ fn a_panicking_job_does_not_take_its_worker_down() {
 }
 // ANCHOR_END: panic-model
 
-// ANCHOR: join-model
 /// Two workers, two spawned jobs (one of them panics): each handle's `join` returns that job's
 /// outcome, in every interleaving.
 #[test]
 fn join_returns_each_jobs_outcome() {
     check(|| {
         let pool = ThreadPool::new(2);
+        // ANCHOR: join-model-asserts
         let value = pool.spawn(|| 6 * 7);
         let failed = pool.spawn(|| -> i32 { panic!("a job panicked, on purpose") });
         assert_eq!(value.join().expect("the first job returns"), 42);
@@ -105,7 +105,7 @@ fn join_returns_each_jobs_outcome() {
             error.message().as_deref(),
             Some("a job panicked, on purpose")
         );
+        // ANCHOR_END: join-model-asserts
         drop(pool);
     });
 }
-// ANCHOR_END: join-model

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 
+use crate::hello;
 use crate::listener::{self, STD_BACKLOG};
 
 /// Options of a stage's demo server.
@@ -22,6 +23,10 @@ pub struct ServerArgs {
     /// backlog; the kernel caps it at net.core.somaxconn).
     #[arg(long, default_value_t = STD_BACKLOG, value_parser = clap::value_parser!(u32).range(1..))]
     pub backlog: u32,
+    /// Print one line per request the demo routes answer, naming the thread that served it:
+    /// `pool-worker-2: GET /sleep`.
+    #[arg(long)]
+    pub log_jobs: bool,
 }
 
 impl ServerArgs {
@@ -30,7 +35,12 @@ impl ServerArgs {
         ServerArgs::parse()
     }
 
-    /// Binds the listener and prints where the server can be reached.
+    /// Binds the listener and prints where the server can be reached; with `--log-jobs`, turns
+    /// on [`hello::log_jobs`].
+    ///
+    /// The flag takes effect here because binding is the one call every stage's `main` makes
+    /// before serving (stage 14's parses `ServerArgs` inside its own options), so every stage
+    /// gets the flag without a line of its own.
     ///
     /// # Errors
     ///
@@ -41,6 +51,7 @@ impl ServerArgs {
             io::Error::new(e.kind(), format!("cannot listen on {}: {e}", self.addr()))
         })?;
         println!("Listening on http://{}", listener.local_addr()?);
+        hello::log_jobs(self.log_jobs);
         Ok(listener)
     }
 
@@ -52,5 +63,17 @@ impl ServerArgs {
     /// The `/sleep` delay.
     pub fn sleep(&self) -> Duration {
         Duration::from_millis(self.sleep_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_jobs_is_off_unless_asked_for() {
+        let parse = |args: &[&str]| ServerArgs::try_parse_from(args).expect("valid arguments");
+        assert!(!parse(&["server"]).log_jobs);
+        assert!(parse(&["server", "--log-jobs", "--sleep-ms", "0"]).log_jobs);
     }
 }

@@ -175,7 +175,6 @@ pub fn serves_while_one_is_held(start: impl Fn(BoxedHandler) -> TestServer) {
 }
 // ANCHOR_END: while-one-is-held
 
-// ANCHOR: panicking-handler
 /// A handler that panics costs the connection it was serving, nothing more: after more panics
 /// than a pool has workers, the server still answers.
 ///
@@ -184,6 +183,7 @@ pub fn serves_while_one_is_held(start: impl Fn(BoxedHandler) -> TestServer) {
 /// When a panicking request gets an answer, or the server stops answering afterwards.
 pub fn survives_panicking_handlers(start: impl Fn(BoxedHandler) -> TestServer) {
     let routes = hello::routes(Duration::ZERO);
+    // ANCHOR: panicking-handler-asserts
     let server = start(Box::new(move |request: &Request| {
         assert!(request.path() != "/panic", "a handler panicked, on purpose");
         routes(request)
@@ -197,8 +197,8 @@ pub fn survives_panicking_handlers(start: impl Fn(BoxedHandler) -> TestServer) {
     for _ in 0..8 {
         assert_eq!(get(addr, "/").expect("still serving").status, 200);
     }
+    // ANCHOR_END: panicking-handler-asserts
 }
-// ANCHOR_END: panicking-handler
 
 // ANCHOR: busy
 /// With every worker busy and the queue full, a new connection is answered at once with

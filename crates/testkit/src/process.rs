@@ -21,6 +21,7 @@ pub struct ServerProcess {
     stderr: Receiver<String>,
     stderr_all: Arc<Mutex<Vec<String>>>,
     readers: Vec<JoinHandle<()>>,
+    stdout: Receiver<String>,
     stdout_rest: Arc<Mutex<Vec<String>>>,
 }
 
@@ -46,7 +47,20 @@ impl ServerProcess {
         let mut command = Command::new(binary);
         // After the arguments, which may begin with a subcommand (`timelab serve`).
         command.args(args).args(["--port", "0"]);
-        ServerProcess::spawn(command)
+        ServerProcess::spawn(command, Ready::SignalsInstalled)
+    }
+
+    /// [`ServerProcess::start`] for the servers of stages 1 to 5, which install no signal
+    /// handlers and so print no ready line: ready once they print their address. The listener is
+    /// bound by then, so a client that connects before the server accepts waits in its backlog.
+    ///
+    /// # Panics
+    ///
+    /// If it cannot be started, or does not print its address within the watchdog.
+    pub fn start_listening(binary: &str, args: &[&str]) -> ServerProcess {
+        let mut command = Command::new(binary);
+        command.args(args).args(["--port", "0"]);
+        ServerProcess::spawn(command, Ready::Listening)
     }
 
     /// [`ServerProcess::start`], with the process's open-file limit (`ulimit -n`) lowered to
@@ -64,10 +78,10 @@ impl ServerProcess {
             .arg(binary)
             .args(args)
             .args(["--port", "0"]);
-        ServerProcess::spawn(command)
+        ServerProcess::spawn(command, Ready::SignalsInstalled)
     }
 
-    fn spawn(mut command: Command) -> ServerProcess {
+    fn spawn(mut command: Command, ready: Ready) -> ServerProcess {
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -106,19 +120,25 @@ impl ServerProcess {
             if let Some(rest) = line.strip_prefix("Listening on ") {
                 let rest = rest.strip_prefix("http://").unwrap_or(rest);
                 addr = Some(rest.parse().expect("a socket address"));
+                if ready == Ready::Listening {
+                    break;
+                }
             }
             // Printed once the signal handlers are installed.
             if line.starts_with("Ctrl-C or SIGTERM stops the server") {
                 break;
             }
         }
-        // The rest of standard output is collected for `wait`.
+        // The rest of standard output is collected for `wait`, and passed on for
+        // `wait_for_stdout`.
         let stdout_rest = Arc::new(Mutex::new(Vec::new()));
         let rest = Arc::clone(&stdout_rest);
+        let (rest_tx, stdout) = mpsc::channel();
         let mut readers = readers;
         readers.push(thread::spawn(move || {
             for line in stdout_lines {
-                rest.lock().expect("stdout lines").push(line);
+                rest.lock().expect("stdout lines").push(line.clone());
+                let _ = rest_tx.send(line);
             }
         }));
         ServerProcess {
@@ -127,6 +147,7 @@ impl ServerProcess {
             stderr: stderr_lines,
             stderr_all,
             readers,
+            stdout,
             stdout_rest,
         }
     }
@@ -158,15 +179,14 @@ impl ServerProcess {
     /// process closes its standard error or `within` passes first. Lines before it are skipped
     /// (they stay in [`Exit::stderr`]).
     pub fn wait_for_stderr(&self, needle: &str, within: Duration) -> Option<String> {
-        let deadline = std::time::Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            match self.stderr.recv_timeout(left) {
-                Ok(line) if line.contains(needle) => return Some(line),
-                Ok(_) => {}
-                Err(_) => return None,
-            }
-        }
+        wait_for_line(&self.stderr, needle, within)
+    }
+
+    /// Waits for a line on standard output, after the ready line, that contains `needle`, and
+    /// returns it; `None` if the process closes its standard output or `within` passes first.
+    /// Lines before it are skipped (they stay in [`Exit::stdout`]).
+    pub fn wait_for_stdout(&self, needle: &str, within: Duration) -> Option<String> {
+        wait_for_line(&self.stdout, needle, within)
     }
 
     /// How many descriptors the process has open, from `/proc/<pid>/fd` (Linux only).
@@ -232,6 +252,29 @@ impl ServerProcess {
             code: status.code(),
             stdout,
             stderr,
+        }
+    }
+}
+
+/// The line a [`ServerProcess`] waits for before its server counts as started.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ready {
+    /// `Ctrl-C or SIGTERM stops the server …`, printed once the signal handlers are installed.
+    SignalsInstalled,
+    /// `Listening on …`, printed once the listener is bound.
+    Listening,
+}
+
+/// The next line from `lines` that contains `needle`, skipping others; `None` at the end of the
+/// lines or after `within`.
+fn wait_for_line(lines: &Receiver<String>, needle: &str, within: Duration) -> Option<String> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match lines.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return Some(line),
+            Ok(_) => {}
+            Err(_) => return None,
         }
     }
 }
