@@ -272,9 +272,7 @@ fn table(measured: &[Measured]) -> String {
          | :-- | --: | --: | --: | --: | --: |\n",
     );
     for m in measured {
-        let words = m
-            .words
-            .map_or_else(|| "no chapter".to_owned(), thousands);
+        let words = m.words.map_or_else(|| "no chapter".to_owned(), thousands);
         let flag = if NOT_YET_RESTAGED.iter().any(|c| c.stage == m.stage) {
             " (being re-staged)"
         } else {

@@ -224,7 +224,6 @@ impl ThreadPool {
     /// Everything the caller did before `spawn` happens-before the job runs, and everything the
     /// job did happens-before `join` returns: a value written by the job is visible to the
     /// thread that joined it, without any further synchronisation.
-    ///
     pub fn spawn<F, T>(&self, f: F) -> JobHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -340,11 +339,7 @@ struct Worker {
 impl Worker {
     /// Starts a worker whose thread is named `pool-worker-{id}` and runs queued jobs until the
     /// queue is closed and empty, surviving any job that panics.
-    fn spawn(
-        id: usize,
-        queue: Arc<Queue>,
-        panics: Arc<Panics>,
-    ) -> io::Result<Worker> {
+    fn spawn(id: usize, queue: Arc<Queue>, panics: Arc<Panics>) -> io::Result<Worker> {
         let thread = thread::Builder::new()
             .name(format!("pool-worker-{id}"))
             .spawn(move || {
@@ -388,8 +383,8 @@ impl fmt::Debug for Worker {
 #[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::mpsc::channel;
 
     use poolbook_testkit::conformance::Log;

@@ -258,7 +258,6 @@ impl ThreadPool {
     /// Everything the caller did before `spawn` happens-before the job runs, and everything the
     /// job did happens-before `join` returns: a value written by the job is visible to the
     /// thread that joined it, without any further synchronisation.
-    ///
     pub fn spawn<F, T>(&self, f: F) -> JobHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,

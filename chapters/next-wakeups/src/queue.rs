@@ -280,10 +280,7 @@ impl Queue {
         let mut state = self.lock();
         // `while`, as everywhere a thread waits: a notification says "look again".
         while !done(&state) {
-            let left = match deadline {
-                None => None,
-                Some(deadline) => Some(deadline.saturating_duration_since(Instant::now())),
-            };
+            let left = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
             if left.is_some_and(|left| left.is_zero()) {
                 return Err((state.busy_workers, state.jobs.len()));
             }
