@@ -48,13 +48,13 @@ struct Ceiling {
 /// figures they have today as ceilings: they may shrink, never grow.
 const NOT_YET_RESTAGED: &[Ceiling] = &[
     Ceiling {
-        stage: "ch13-lifecycle",
+        stage: "ch18-fewer-wakeups",
         code_added: 421,
         words: 5_275,
         steps_missing: false,
     },
     Ceiling {
-        stage: "ch14-hardened",
+        stage: "ch19-hardened",
         code_added: 185,
         words: 3_965,
         steps_missing: true,

@@ -180,6 +180,10 @@ pub enum Variant {
     /// poolbook's most advanced pool stage ([`Variant::package`]) with [`WORKERS`] workers and an
     /// unbounded queue; waits on a [`Countdown`]. The baseline of every ratio.
     Final,
+    /// Stage 17, the final pool before its waiting refinements (stage 18: notify only when someone
+    /// waits, watch before sleeping), with [`WORKERS`] workers and an unbounded queue; waits on a
+    /// [`Countdown`]. What those refinements save.
+    Stage17,
     /// Stage 6, the Rust Book's pool finished (`Mutex<mpsc::Receiver>`, graceful `Drop`), with
     /// [`WORKERS`] workers; waits on a [`Countdown`]. What the later stages' features cost.
     Stage6,
@@ -201,9 +205,10 @@ pub enum Variant {
 
 impl Variant {
     /// The variants this build measures, in report order.
-    pub fn all() -> [Variant; 7] {
+    pub fn all() -> [Variant; 8] {
         [
             Variant::Final,
+            Variant::Stage17,
             Variant::Stage6,
             Variant::Threadpool,
             Variant::Rayon,
@@ -217,6 +222,7 @@ impl Variant {
     pub fn name(self) -> &'static str {
         match self {
             Variant::Final => "final",
+            Variant::Stage17 => "stage17",
             Variant::Stage6 => "stage6",
             Variant::Threadpool => "threadpool",
             Variant::Rayon => "rayon",
@@ -231,6 +237,7 @@ impl Variant {
     pub fn package(self) -> Option<String> {
         match self {
             Variant::Final => Some(variants::final_stage_package()),
+            Variant::Stage17 => Some(variants::stage17_package()),
             Variant::Stage6 => Some(variants::stage6_package()),
             _ => None,
         }
@@ -241,6 +248,10 @@ impl Variant {
         let package = self.package().unwrap_or_default();
         match self {
             Variant::Final => format!(
+                "{package}, ThreadPool::new({WORKERS}) (unbounded), execute, \
+                 wait on a counter + condvar"
+            ),
+            Variant::Stage17 => format!(
                 "{package}, ThreadPool::new({WORKERS}) (unbounded), execute, \
                  wait on a counter + condvar"
             ),

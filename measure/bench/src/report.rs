@@ -133,9 +133,10 @@ pub fn median(samples: &[f64]) -> f64 {
 
 /// The ratios the report shows for each workload, as (numerator, denominator) of medians: every
 /// alternative against the final stage, and the final stage against the floor.
-pub const RATIOS: [(Variant, Variant); 5] = [
+pub const RATIOS: [(Variant, Variant); 6] = [
     (Variant::Threadpool, Variant::Final),
     (Variant::Rayon, Variant::Final),
+    (Variant::Stage17, Variant::Final),
     (Variant::Stage6, Variant::Final),
     (Variant::ThreadPerJob, Variant::Final),
     (Variant::Final, Variant::ChannelFloor),

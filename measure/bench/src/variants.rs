@@ -13,11 +13,16 @@ use crate::{Countdown, Measurement, Variant, WATCHDOG, WORKERS};
 // takes the stage's name from this path. That assumes the new stage keeps `ThreadPool::new(n)`
 // and an `execute` returning `Result<(), E: Display>`; if it does not, only `final_stage` below
 // needs adapting.
-use ch14_hardened as final_stage;
+use ch19_hardened as final_stage;
 
 /// The package of the final stage, as Cargo names it.
 pub(crate) fn final_stage_package() -> String {
     package_of::<final_stage::pool::ThreadPool>()
+}
+
+/// The package of stage 17, as Cargo names it.
+pub(crate) fn stage17_package() -> String {
+    package_of::<ch17_shutdown_now::pool::ThreadPool>()
 }
 
 /// The package of stage 6, as Cargo names it.
@@ -25,8 +30,8 @@ pub(crate) fn stage6_package() -> String {
     package_of::<ch06_graceful_shutdown::pool::ThreadPool>()
 }
 
-/// The package that defines `T`, read from its type name (`ch14_hardened::pool::…` gives
-/// `ch14-hardened`), so that the report's label cannot drift from the `use` line above.
+/// The package that defines `T`, read from its type name (`ch19_hardened::pool::…` gives
+/// `ch19-hardened`), so that the report's label cannot drift from the `use` line above.
 fn package_of<T>() -> String {
     let path = std::any::type_name::<T>();
     path.split("::").next().unwrap_or(path).replace('_', "-")
@@ -42,6 +47,7 @@ impl<W: Fn() + Copy + Send + 'static> Work for W {}
 pub(crate) fn run(variant: Variant, jobs: usize, work: impl Work) -> io::Result<Measurement> {
     match variant {
         Variant::Final => final_stage(jobs, work),
+        Variant::Stage17 => stage17(jobs, work),
         Variant::Stage6 => stage6(jobs, work),
         Variant::Threadpool => Ok(threadpool(jobs, work)),
         Variant::Rayon => rayon(jobs, work),
@@ -69,6 +75,28 @@ fn final_stage(jobs: usize, work: impl Work) -> io::Result<Measurement> {
             return Err(io::Error::other(format!(
                 "{}: a job was refused: {rejected}",
                 Variant::Final
+            )));
+        }
+    }
+    let ran = done.wait(WATCHDOG);
+    let elapsed = start.elapsed();
+    drop(pool);
+    Ok(Measurement { jobs, ran, elapsed })
+}
+
+fn stage17(jobs: usize, work: impl Work) -> io::Result<Measurement> {
+    let pool = ch17_shutdown_now::pool::ThreadPool::new(WORKERS);
+    let done = Countdown::new(jobs);
+    let start = Instant::now();
+    for _ in 0..jobs {
+        let done = Arc::clone(&done);
+        if let Err(rejected) = pool.execute(move || {
+            work();
+            done.job_ran();
+        }) {
+            return Err(io::Error::other(format!(
+                "{}: a job was refused: {rejected}",
+                Variant::Stage17
             )));
         }
     }
