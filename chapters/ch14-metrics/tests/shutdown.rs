@@ -26,7 +26,5 @@ fn sigterm_finishes_the_accepted_request_and_exits_cleanly() {
 #[cfg(unix)]
 #[test]
 fn an_idle_connection_does_not_hang_the_shutdown() {
-    shutdown::an_idle_connection_does_not_hang_the_shutdown(env!(
-        "CARGO_BIN_EXE_ch14-metrics"
-    ));
+    shutdown::an_idle_connection_does_not_hang_the_shutdown(env!("CARGO_BIN_EXE_ch14-metrics"));
 }

@@ -40,8 +40,7 @@ fn answers_503_when_every_worker_is_busy_and_the_queue_is_full() {
                 workers: 1,
                 waiting: 1,
             };
-            ch16_shutdown::serve_with(incoming, handler, one_and_one)
-                .expect("the pool starts");
+            ch16_shutdown::serve_with(incoming, handler, one_and_one).expect("the pool starts");
         })
     });
 }

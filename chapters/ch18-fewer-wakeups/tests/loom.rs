@@ -1,5 +1,6 @@
-//! loom models of stage 17's queue, its policies, `close`, metrics, `join`, `shutdown` and
-//! `shutdown_now`, panic isolation and job results, run against the stage's own source.
+//! loom models of stage 18's queue, its policies, `close`, metrics, `join`, `shutdown` and
+//! `shutdown_now`, panic isolation and job results, and that skipping wake-ups skips none that
+//! matter, run against the stage's own source.
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p ch18-fewer-wakeups --test loom --profile loom`;
 //! the workspace's `tests/loom_models.rs` does that as part of the normal test command.
@@ -433,3 +434,27 @@ fn shutdown_now_returns_exactly_the_jobs_that_never_started() {
     });
 }
 // ANCHOR_END: shutdown-now-model
+
+// ANCHOR: wake-model
+/// Two jobs for two workers that may both be asleep: both jobs start with nothing else happening,
+/// no `drop` and no `close` to wake a forgotten worker. A notification skipped on the grounds
+/// that nobody waits must never be one that somebody waited for.
+#[test]
+fn two_jobs_start_on_two_workers_without_help() {
+    check(|| {
+        let pool = ThreadPool::new(2);
+        let started = Arc::new(Tally::new());
+        for _ in 0..2 {
+            let started = Arc::clone(&started);
+            pool.execute(move || {
+                started.add();
+                started.wait_for(2);
+            })
+            .expect("an unbounded pool takes every job");
+        }
+        // Before `drop`, whose `close` would wake every worker and hide a lost wake-up.
+        started.wait_for(2);
+        drop(pool);
+    });
+}
+// ANCHOR_END: wake-model

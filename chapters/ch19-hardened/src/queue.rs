@@ -57,6 +57,8 @@ pub(crate) struct State {
     panicked: u64,
     rejected: u64,
     cancelled: u64,
+    /// Times a worker went to sleep on `job_ready`.
+    sleeps: u64,
     /// Workers waiting on `job_ready`: a push wakes one only if there is one.
     sleeping_workers: usize,
     /// Submitters waiting on `room`: a take wakes one only if there is one.
@@ -100,6 +102,7 @@ impl Queue {
                 panicked: 0,
                 rejected: 0,
                 cancelled: 0,
+                sleeps: 0,
                 sleeping_workers: 0,
                 blocked_submitters: 0,
                 watchers: 0,
@@ -193,6 +196,7 @@ impl Queue {
         // `while`, not `if`: being woken means "look again", not "there is a job".
         while state.jobs.is_empty() && !state.closed {
             state.sleeping_workers += 1;
+            state.sleeps += 1;
             state = self
                 .job_ready
                 .wait(state)
@@ -333,6 +337,7 @@ impl Queue {
             panicked: state.panicked,
             rejected: state.rejected,
             cancelled: state.cancelled,
+            sleeps: state.sleeps,
         }
     }
     // ANCHOR_END: metrics
