@@ -46,20 +46,12 @@ struct Ceiling {
 
 /// Stages still being re-staged into one idea each (issue "One idea per stage"), with the
 /// figures they have today as ceilings: they may shrink, never grow.
-const NOT_YET_RESTAGED: &[Ceiling] = &[
-    Ceiling {
-        stage: "ch18-fewer-wakeups",
-        code_added: 421,
-        words: 5_275,
-        steps_missing: false,
-    },
-    Ceiling {
-        stage: "ch19-hardened",
-        code_added: 185,
-        words: 3_965,
-        steps_missing: true,
-    },
-];
+const NOT_YET_RESTAGED: &[Ceiling] = &[Ceiling {
+    stage: "ch19-hardened",
+    code_added: 185,
+    words: 3_965,
+    steps_missing: true,
+}];
 
 /// One stage's figures.
 #[derive(Debug)]

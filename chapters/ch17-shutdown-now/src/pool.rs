@@ -328,7 +328,7 @@ impl ThreadPool {
         }
         let mut pool = ThreadPool {
             workers: Vec::with_capacity(size),
-            queue: Arc::new(Queue::new(capacity)),
+            queue: Arc::new(Queue::new(capacity, size)),
             policy,
             runner: Arc::new(Runner { hook }),
         };
@@ -338,7 +338,6 @@ impl ThreadPool {
             // If a thread cannot be started, `?` drops the pool: `drop` closes the queue, and
             // the workers already started see it closed, leave, and are joined.
             pool.workers.push(worker.map_err(PoolCreationError::Spawn)?);
-            pool.queue.worker_started();
         }
         Ok(pool)
     }

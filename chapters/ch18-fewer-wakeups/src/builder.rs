@@ -1,7 +1,6 @@
 //! The settings of a [`ThreadPool`], with defaults for those not given: one builder in place of a
 //! constructor for every combination of settings.
 
-use std::fmt;
 use std::num::NonZeroUsize;
 
 use poolbook_sync::thread;
@@ -117,18 +116,5 @@ impl Builder {
 impl Default for Builder {
     fn default() -> Builder {
         Builder::new()
-    }
-}
-
-impl fmt::Debug for Builder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Builder")
-            .field("threads", &self.threads)
-            .field("name_prefix", &self.name_prefix)
-            .field("stack_size", &self.stack_size)
-            .field("capacity", &self.capacity)
-            .field("policy", &self.policy)
-            .field("panic_hook", &self.hook.is_some())
-            .finish()
     }
 }

@@ -43,6 +43,7 @@ const SPIN_ROUNDS: u32 = 7;
 /// deciding to sleep and a `close` deciding to wake it cannot interleave (see [`Queue::next`]).
 /// Every counter changes in the same critical section as the event it counts, so a snapshot
 /// never sees a job in two states, or in none.
+#[derive(Default)]
 pub(crate) struct State {
     jobs: VecDeque<Job>,
     closed: bool,
@@ -88,24 +89,12 @@ impl State {
 // ANCHOR_END: queue
 
 impl Queue {
-    /// An open, empty queue with room for `capacity` jobs, and no worker yet.
-    pub(crate) fn new(capacity: usize) -> Queue {
+    /// An open, empty queue with room for `capacity` jobs, for `workers` workers.
+    pub(crate) fn new(capacity: usize, workers: usize) -> Queue {
         Queue {
             state: Mutex::new(State {
-                jobs: VecDeque::new(),
-                closed: false,
-                alive: 0,
-                busy_workers: 0,
-                busy_callers: 0,
-                accepted: 0,
-                completed: 0,
-                panicked: 0,
-                rejected: 0,
-                cancelled: 0,
-                sleeps: 0,
-                sleeping_workers: 0,
-                blocked_submitters: 0,
-                watchers: 0,
+                alive: workers,
+                ..State::default()
             }),
             job_ready: Condvar::new(),
             room: Condvar::new(),
@@ -145,9 +134,8 @@ impl Queue {
                 break;
             }
             if policy != Policy::Block {
-                if policy == Policy::Reject {
-                    state.rejected += 1;
-                }
+                // A job given back for `CallerRuns` to run is not refused.
+                state.rejected += u64::from(policy == Policy::Reject);
                 return Err(Rejected::Full(f));
             }
             state.blocked_submitters += 1;
@@ -246,11 +234,6 @@ impl Queue {
         }
     }
     // ANCHOR_END: watch
-
-    /// Counts a worker whose thread has started.
-    pub(crate) fn worker_started(&self) {
-        self.lock().alive += 1;
-    }
 
     // ANCHOR: run-on-caller
     /// Runs `job` on the calling thread (under [`Policy::CallerRuns`]),
