@@ -49,7 +49,7 @@ struct Ceiling {
 const NOT_YET_RESTAGED: &[Ceiling] = &[Ceiling {
     stage: "ch19-hardened",
     code_added: 185,
-    words: 3_965,
+    words: 4_015,
     steps_missing: true,
 }];
 
