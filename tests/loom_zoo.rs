@@ -742,6 +742,44 @@ fn check_preemptions(spec: &BugSpec, scratch: &Path, target_dir: &Path) -> Vec<S
     problems
 }
 
+/// The loom chapter's sentence about the preemption bound, checked against the zoo: how many bugs
+/// there are, how many a bound of 1 would let through, and that a bound of 2 lets none through.
+#[test]
+fn the_loom_chapters_count_of_the_zoo_is_true() {
+    let root = workspace_root();
+    let mut problems = Vec::new();
+    let bugs = discover_bugs(&root, &mut problems);
+    assert!(problems.is_empty(), "{problems:?}");
+    let needs: Vec<usize> = bugs
+        .iter()
+        .map(|bug| {
+            let text = fs::read_to_string(bug.dir.join("bug.toml")).expect("read bug.toml");
+            parse_bug_toml(&text)
+                .unwrap_or_else(|e| panic!("{}: {e}", bug.id()))
+                .preemptions
+        })
+        .collect();
+    let past_one = needs.iter().filter(|&&n| n > 1).count();
+    let past_two = needs.iter().filter(|&&n| n > 2).count();
+    let chapter =
+        fs::read_to_string(root.join("book/src/model-checking.md")).expect("read the loom chapter");
+    let chapter = chapter.split_whitespace().collect::<Vec<_>>().join(" ");
+    let two = if past_two == 0 {
+        "none".to_owned()
+    } else {
+        past_two.to_string()
+    };
+    let sentence = format!(
+        "Of the zoo's {} bugs, most of them in stages still ahead, a bound of 1 would let {past_one} \
+         through and a bound of 2 {two}.",
+        needs.len()
+    );
+    assert!(
+        chapter.contains(&sentence),
+        "the loom chapter should say: {sentence:?}"
+    );
+}
+
 #[test]
 fn every_bug_in_the_zoo_is_caught_by_loom_as_declared() {
     let root = workspace_root();

@@ -311,8 +311,8 @@ impl ThreadPool {
         self.metrics().queued
     }
 
-    /// The most jobs that may wait at once (`usize::MAX` unless the pool was made with
-    /// [`ThreadPool::bounded`]).
+    /// The most jobs that may wait at once (`usize::MAX` unless set with
+    /// [`Builder::capacity`]).
     pub fn capacity(&self) -> usize {
         self.queue.capacity()
     }

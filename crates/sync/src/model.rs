@@ -5,7 +5,7 @@ use std::sync::PoisonError;
 use crate::{Condvar, Mutex};
 
 // ANCHOR: check
-/// How many times loom may preempt a thread in one explored execution. Bound 1 lets three of the
+/// How many times loom may preempt a thread in one explored execution. Bound 1 lets five of the
 /// zoo's bugs through and bound 2 none (the hardest need two); 3 keeps a margin over every bug in
 /// the zoo and still explores a two-worker pool in well under a second.
 pub const PREEMPTION_BOUND: usize = 3;
