@@ -1033,7 +1033,7 @@ pub(crate) mod tests {
             error,
             "there is no exercise 9; the exercises are 3 to 4 (`cargo run -- exercises` lists them)"
         );
-        assert_eq!(stage_number("ch18-fewer-wakeups"), Some(10));
+        assert_eq!(stage_number("ch10-bounded-queue"), Some(10));
         assert_eq!(stage_number("ch1-x"), None);
         assert_eq!(stage_number("notes"), None);
     }
