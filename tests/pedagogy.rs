@@ -49,8 +49,8 @@ struct Ceiling {
 const NOT_YET_RESTAGED: &[Ceiling] = &[Ceiling {
     stage: "ch19-hardened",
     code_added: 185,
-    words: 4_015,
-    steps_missing: true,
+    words: 4_088,
+    steps_missing: false,
 }];
 
 /// One stage's figures.
