@@ -111,6 +111,7 @@ fn join_returns_each_jobs_outcome() {
 }
 // ANCHOR_END: join-model
 
+// ANCHOR: block-model
 /// Submits job `job`, which counts its runs in `runs[job]`, and checks the queue's length after.
 fn submit_counted(pool: &ThreadPool, runs: &Arc<[AtomicUsize; 3]>, job: usize) {
     let runs = Arc::clone(runs);
@@ -120,7 +121,6 @@ fn submit_counted(pool: &ThreadPool, runs: &Arc<[AtomicUsize; 3]>, job: usize) {
     assert!(pool.queued() <= 1, "the queue holds at most its capacity");
 }
 
-// ANCHOR: block-model
 /// One worker, room for one job, three jobs from two submitters at once: every job runs exactly
 /// once before the pool is dropped, and the queue never holds more than its one job, however the
 /// submitters and the worker interleave.

@@ -324,7 +324,7 @@ fn every_snapshot_adds_up() {
 }
 // ANCHOR_END: metrics-model
 
-// ANCHOR: join-model
+// ANCHOR: joiners-model
 /// One worker, two jobs, two threads in `join`: in every interleaving, neither returns before
 /// both jobs have run, and then the metrics count both as completed.
 #[test]
@@ -358,4 +358,4 @@ fn join_waits_for_every_job_in_every_joiner() {
         );
     });
 }
-// ANCHOR_END: join-model
+// ANCHOR_END: joiners-model

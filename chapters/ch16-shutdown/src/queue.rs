@@ -266,7 +266,7 @@ impl Queue {
     }
 
     // ANCHOR: close
-    /// Closes the queue: no job goes in after this; the jobs in it still come out, then `pop`
+    /// Closes the queue: no job goes in after this; the jobs in it still come out, then `next`
     /// returns `None`.
     pub(crate) fn close(&self) {
         self.lock().closed = true;

@@ -329,7 +329,7 @@ fn every_snapshot_adds_up() {
 }
 // ANCHOR_END: metrics-model
 
-// ANCHOR: join-model
+// ANCHOR: joiners-model
 /// One worker, two jobs, two threads in `join`: in every interleaving, neither returns before
 /// both jobs have run, and then the metrics count both as completed.
 #[test]
@@ -363,7 +363,7 @@ fn join_waits_for_every_job_in_every_joiner() {
         );
     });
 }
-// ANCHOR_END: join-model
+// ANCHOR_END: joiners-model
 
 // ANCHOR: shutdown-model
 /// Two workers, two jobs, then `shutdown` with a timeout no run reaches: in every interleaving it
