@@ -12,7 +12,7 @@ use poolbook_http::static_files::StaticFiles;
 
 // The server stage that serves the book. When a later chapter's stage exists, point this line at
 // it: a stage is any crate with `serve(incoming, handler)` that returns when `incoming` ends.
-use ch19_hardened as stage;
+use ch21_hardened as stage;
 
 /// A static-file server on a listener, ready to run and stoppable from another thread.
 pub struct Server<'l> {

@@ -47,7 +47,7 @@ fn the_chapter_states_the_committed_run() {
     assert_eq!(data["config"]["rounds"], 21, "the chapter says 21 rounds");
     // The final stage repeats stage 18's pool, byte for byte (tests/loom_models.rs holds it so):
     // the benchmark's "final" is stage 18's pool.
-    assert_eq!(data["config"]["final_stage"], "ch19-hardened");
+    assert_eq!(data["config"]["final_stage"], "ch21-hardened");
     for (workload, phrase) in [("empty", "On empty jobs"), ("small", "On small jobs")] {
         let before = median(&data, workload, "stage17");
         let after = median(&data, workload, "final");

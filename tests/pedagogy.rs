@@ -46,12 +46,7 @@ struct Ceiling {
 
 /// Stages still being re-staged into one idea each (issue "One idea per stage"), with the
 /// figures they have today as ceilings: they may shrink, never grow.
-const NOT_YET_RESTAGED: &[Ceiling] = &[Ceiling {
-    stage: "ch19-hardened",
-    code_added: 185,
-    words: 4_088,
-    steps_missing: false,
-}];
+const NOT_YET_RESTAGED: &[Ceiling] = &[];
 
 /// One stage's figures.
 #[derive(Debug)]

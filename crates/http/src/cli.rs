@@ -39,7 +39,7 @@ impl ServerArgs {
     /// on [`hello::log_jobs`].
     ///
     /// The flag takes effect here because binding is the one call every stage's `main` makes
-    /// before serving (stage 19's parses `ServerArgs` inside its own options), so every stage
+    /// before serving (stage 21's parses `ServerArgs` inside its own options), so every stage
     /// gets the flag without a line of its own.
     ///
     /// # Errors

@@ -13,7 +13,7 @@ use crate::{Countdown, Measurement, Variant, WATCHDOG, WORKERS};
 // takes the stage's name from this path. That assumes the new stage keeps `ThreadPool::new(n)`
 // and an `execute` returning `Result<(), E: Display>`; if it does not, only `final_stage` below
 // needs adapting.
-use ch19_hardened as final_stage;
+use ch21_hardened as final_stage;
 
 /// The package of the final stage, as Cargo names it.
 pub(crate) fn final_stage_package() -> String {
@@ -30,8 +30,8 @@ pub(crate) fn stage6_package() -> String {
     package_of::<ch06_graceful_shutdown::pool::ThreadPool>()
 }
 
-/// The package that defines `T`, read from its type name (`ch19_hardened::pool::…` gives
-/// `ch19-hardened`), so that the report's label cannot drift from the `use` line above.
+/// The package that defines `T`, read from its type name (`ch21_hardened::pool::…` gives
+/// `ch21-hardened`), so that the report's label cannot drift from the `use` line above.
 fn package_of<T>() -> String {
     let path = std::any::type_name::<T>();
     path.split("::").next().unwrap_or(path).replace('_', "-")

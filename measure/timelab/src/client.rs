@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, PoisonError, mpsc};
 use std::thread::{self, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
-use ch19_hardened::pool::{Policy, PoolCreationError, ThreadPool};
+use ch21_hardened::pool::{Policy, PoolCreationError, ThreadPool};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 

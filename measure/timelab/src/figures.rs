@@ -1365,14 +1365,14 @@ mod tests {
                 args: vec![],
             },
             HttpServer {
-                name: "stage 19".to_owned(),
+                name: "stage 21".to_owned(),
                 description: "the hardened pool".to_owned(),
-                package: "ch19-hardened".to_owned(),
+                package: "ch21-hardened".to_owned(),
                 args: vec!["--workers".to_owned(), "4".to_owned()],
             },
         ];
         let mut runs = Vec::new();
-        for (server, requests, non_2xx) in [("stage 2", 100_000, 0), ("stage 19", 180_000, 20_000)]
+        for (server, requests, non_2xx) in [("stage 2", 100_000, 0), ("stage 21", 180_000, 20_000)]
         {
             for connections in [10, 100] {
                 let mut result = wrk(requests * connections as u64 / 10, non_2xx, 1_234.0);
@@ -1389,7 +1389,7 @@ mod tests {
                         peak_descriptors: Some(connections as u64 + 5),
                     },
                     // One run whose kernel said nothing, as off Linux.
-                    handshakes: (server == "stage 19").then_some(Handshakes {
+                    handshakes: (server == "stage 21").then_some(Handshakes {
                         listen_overflows: connections as u64 * 3,
                         syns_resent: connections as u64,
                     }),
@@ -1629,11 +1629,11 @@ mod tests {
     fn http_table_compares_with_the_first_server() {
         let figures = rendered();
         let http = figure(&figures, HTTP_MD);
-        // stage 19 at 100: (1,800,000 − 20,000) / 10 s against 1,000,000 / 10 s.
+        // stage 21 at 100: (1,800,000 − 20,000) / 10 s against 1,000,000 / 10 s.
         assert_eq!(
-            row(http, &["100", "stage 19"]),
+            row(http, &["100", "stage 21"]),
             [
-                "100", "stage 19", "178,000", "1.78×", "20,000", "0.212", "1.23", "0", "300",
+                "100", "stage 21", "178,000", "1.78×", "20,000", "0.212", "1.23", "0", "300",
                 "100", "-", "105"
             ]
         );
@@ -1646,7 +1646,7 @@ mod tests {
             http.contains("| connections | server | ok/s | vs stage 2 |"),
             "{http}"
         );
-        assert!(http.contains("- stage 19: the hardened pool\n"), "{http}");
+        assert!(http.contains("- stage 21: the hardened pool\n"), "{http}");
     }
 
     #[test]
@@ -1784,7 +1784,7 @@ mod tests {
             "p99 latency (ms)",
             "open connections (wrk -c)",
             "stage 2: a thread per connection",
-            "stage 19: the hardened pool",
+            "stage 21: the hardened pool",
         ] {
             assert!(
                 http.contains(&format!(">\n{text}\n</text>")),

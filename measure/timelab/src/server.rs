@@ -3,14 +3,14 @@
 //! One connection is one job: a worker serves it, request after request, until the client quits
 //! or closes or goes quiet for too long. The queue is bounded; a connection that finds it full is
 //! told [`crate::protocol::BUSY`] by a one-thread refusal pool, as the HTTP server does
-//! (chapter 12), and running out of descriptors is survived with stage 19's reserve and back-off.
+//! (chapter 12), and running out of descriptors is survived with stage 21's reserve and back-off.
 
 use std::io::{self, BufReader, Write};
 use std::net::TcpStream;
 use std::time::{Duration, SystemTime};
 
-use ch19_hardened::accept;
-use ch19_hardened::pool::{Metrics, Policy, PoolCreationError, ThreadPool};
+use ch21_hardened::accept;
+use ch21_hardened::pool::{Metrics, Policy, PoolCreationError, ThreadPool};
 use poolbook_http::connection::{answer_at_once, linger_for};
 
 use crate::protocol::{BUSY, serve_connection};

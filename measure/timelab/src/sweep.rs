@@ -82,7 +82,7 @@ pub struct Options {
     /// The `timelab` binary that serves and loads TIME (normally this one).
     pub timelab: PathBuf,
     /// The folder holding the HTTP stages' binaries (`ch02-thread-per-request`,
-    /// `ch19-hardened`), built in release mode.
+    /// `ch21-hardened`), built in release mode.
     pub bin_dir: PathBuf,
     /// Show a progress bar and a line per run on standard error.
     pub progress: bool,
@@ -636,7 +636,7 @@ fn http_servers() -> Vec<HttpServer> {
         package: package.to_owned(),
         args: args.iter().map(|&arg| arg.to_owned()).collect(),
     };
-    let defaults = ch19_hardened::Capacity::default();
+    let defaults = ch21_hardened::Capacity::default();
     vec![
         server(
             "stage 2",
@@ -645,18 +645,18 @@ fn http_servers() -> Vec<HttpServer> {
             &[],
         ),
         server(
-            "stage 19",
+            "stage 21",
             &format!(
                 "the pool as it ships: {} workers, {} waiting",
                 defaults.workers, defaults.waiting
             ),
-            "ch19-hardened",
+            "ch21-hardened",
             &[],
         ),
         server(
-            "stage 19, deep queue",
+            "stage 21, deep queue",
             &format!("{} workers, 1,024 waiting", defaults.workers),
-            "ch19-hardened",
+            "ch21-hardened",
             &["--waiting", "1024"],
         ),
     ]

@@ -260,13 +260,13 @@ fn the_http_sweep_bears_out_what_chapter_11s_queue_does_under_wrk() {
     let chapter = Chapter::read("lab-time.md");
     let sweep: HttpSweep = data(HTTP_FILE);
     let names: Vec<&str> = sweep.servers.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["stage 2", "stage 19", "stage 19, deep queue"]);
+    assert_eq!(names, ["stage 2", "stage 21", "stage 21, deep queue"]);
 
-    chapter.says("The servers are stage 2 (a thread per connection, the baseline) and stage 19 as it ships, with 4 workers and 64 waiting places.");
+    chapter.says("The servers are stage 2 (a thread per connection, the baseline) and stage 21 as it ships, with 4 workers and 64 waiting places.");
     assert_eq!(sweep.servers[0].package, "ch02-thread-per-request");
-    assert_eq!(sweep.servers[1].package, "ch19-hardened");
+    assert_eq!(sweep.servers[1].package, "ch21-hardened");
     assert!(sweep.servers[1].args.is_empty(), "as it ships");
-    let shipped = ch19_hardened::Capacity::default();
+    let shipped = ch21_hardened::Capacity::default();
     assert_eq!((shipped.workers, shipped.waiting), (4, 64));
 
     chapter.says("Every server is started with `--backlog 4096`");
@@ -279,12 +279,12 @@ fn the_http_sweep_bears_out_what_chapter_11s_queue_does_under_wrk() {
         assert_eq!(handshakes.syns_resent, 0, "{run:?}");
     }
 
-    chapter.says("Stage 19 as it ships answers part of the load with `503`, by design");
+    chapter.says("Stage 21 as it ships answers part of the load with `503`, by design");
     assert!(
         sweep
             .runs
             .iter()
-            .any(|run| run.server == "stage 19" && run.result.non_2xx > 0)
+            .any(|run| run.server == "stage 21" && run.result.non_2xx > 0)
     );
 
     chapter.says("every refused client is told: the \"socket errors\" column, which would count connections closed unanswered, stays at zero");
@@ -298,7 +298,7 @@ fn the_http_sweep_bears_out_what_chapter_11s_queue_does_under_wrk() {
     }
 
     chapter.says("At a thousand connections, the shipped server refuses far more requests than it serves, and serves fewer than stage 2.");
-    let shipped = http_run(&sweep, "stage 19", 1000).result;
+    let shipped = http_run(&sweep, "stage 21", 1000).result;
     let served = shipped.requests - shipped.non_2xx;
     assert!(
         shipped.non_2xx >= 2 * served,
@@ -316,7 +316,7 @@ fn the_http_sweep_bears_out_what_chapter_11s_queue_does_under_wrk() {
     for run in sweep
         .runs
         .iter()
-        .filter(|run| run.server == "stage 19, deep queue")
+        .filter(|run| run.server == "stage 21, deep queue")
     {
         assert_eq!(run.result.non_2xx, 0, "{run:?}");
     }
