@@ -19,7 +19,7 @@ use poolbook_http::{Request, Response, hello};
 use ch20_backoff::{Capacity, Config};
 
 // ANCHOR: args
-/// Stage 21's options: the demo server's, and every limit the server enforces.
+/// Stage 20's options: the demo server's, and every limit the server enforces.
 #[derive(Debug, Parser)]
 #[command(about = "Serves the demo routes (and `/panic`), or a folder, within set limits.")]
 struct Args {

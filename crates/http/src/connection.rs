@@ -29,7 +29,7 @@ pub struct ConnectionConfig {
 
 impl Default for ConnectionConfig {
     /// Five seconds per read and per write, the default [`Limits`], and no overall deadline:
-    /// what every stage up to the hardened one uses.
+    /// what every stage up to 18 uses.
     fn default() -> Self {
         ConnectionConfig {
             read_timeout: Duration::from_secs(5),
