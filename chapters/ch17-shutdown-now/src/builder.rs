@@ -33,8 +33,9 @@ pub struct Builder {
 
 impl Builder {
     /// The defaults: one thread per core, threads named `pool-worker-N`, the platform's stack
-    /// size, a queue with no limit, [`Policy::Block`], no panic hook.
-    pub fn new() -> Builder {
+    /// size, a queue with no limit, [`Policy::Block`], no panic hook. Callers get one from
+    /// [`ThreadPool::builder`].
+    pub(crate) fn new() -> Builder {
         Builder {
             threads: None,
             name_prefix: "pool-worker".to_owned(),
@@ -100,10 +101,9 @@ impl Builder {
         let threads = self
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, NonZeroUsize::get));
-        let (prefix, stack_size) = (self.name_prefix, self.stack_size);
         ThreadPool::start(threads, self.capacity, self.policy, self.hook, |id| {
-            let thread = thread::Builder::new().name(format!("{prefix}-{id}"));
-            match stack_size {
+            let thread = thread::Builder::new().name(format!("{}-{id}", self.name_prefix));
+            match self.stack_size {
                 Some(bytes) => thread.stack_size(bytes),
                 None => thread,
             }
@@ -112,9 +112,3 @@ impl Builder {
     // ANCHOR_END: build
 }
 // ANCHOR_END: builder
-
-impl Default for Builder {
-    fn default() -> Builder {
-        Builder::new()
-    }
-}

@@ -157,15 +157,6 @@ pub struct Stopped {
     /// The pool's final metrics: `cancelled` counts the jobs in `unstarted`.
     pub metrics: Metrics,
 }
-
-impl fmt::Debug for Stopped {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Stopped")
-            .field("unstarted", &self.unstarted.len())
-            .field("metrics", &self.metrics)
-            .finish()
-    }
-}
 // ANCHOR_END: stopped
 
 // ANCHOR: thread-pool
@@ -218,13 +209,11 @@ impl Runner {
     /// Runs `job`, catching a panic and reporting it: on worker `worker`, or on the submitting
     /// thread when `worker` is `None`.
     pub(crate) fn run(&self, job: Job, worker: Option<usize>) -> Finished {
-        match panic::catch_unwind(AssertUnwindSafe(job)) {
-            Ok(()) => Finished::Returned,
-            Err(payload) => {
-                self.job_panicked(worker, payload);
-                Finished::Panicked
-            }
-        }
+        let Err(payload) = panic::catch_unwind(AssertUnwindSafe(job)) else {
+            return Finished::Returned;
+        };
+        self.job_panicked(worker, payload);
+        Finished::Panicked
     }
 
     /// Tells the hook that a job panicked with `payload`, then drops the payload.

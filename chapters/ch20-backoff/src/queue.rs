@@ -239,11 +239,10 @@ impl Queue {
     /// Runs `job` on the calling thread (under [`Policy::CallerRuns`]),
     /// counted as accepted and running while it runs, and as finished after.
     pub(crate) fn run_on_caller(&self, job: Job, runner: &Runner) {
-        {
-            let mut state = self.lock();
-            state.accepted += 1;
-            state.busy_callers += 1;
-        }
+        let mut state = self.lock();
+        state.accepted += 1;
+        state.busy_callers += 1;
+        drop(state);
         // No lock is held while the job runs, on a caller's thread as on a worker's.
         let finished = runner.run(job, None);
         let mut state = self.lock();
