@@ -256,13 +256,146 @@ impl Workbook {
         path.strip_prefix(&self.root).unwrap_or(path).to_path_buf()
     }
 
-    /// Reads the progress file (empty if there is none yet).
+    /// Reads the progress file, repairing it if it must.
+    ///
+    /// A file that is empty or not valid is moved aside (to `progress.json.broken-1`, or the
+    /// next free number) and rebuilt from the reader's copies, and so is a missing file when
+    /// copies exist; the runner says so on stderr, once, when it happens. A rebuilt record shows
+    /// every copy as started: what `check` found and how many hints were shown are not in the
+    /// copies, so they start over.
     ///
     /// # Errors
     ///
-    /// [`Error::Progress`] if it exists but cannot be read or parsed.
+    /// [`Error::Progress`] if the file cannot be read at all (its permissions, say), moved aside
+    /// or written; the exercises cannot be listed.
     pub fn progress(&self) -> Result<Progress, Error> {
-        Progress::load(&self.progress_path())
+        let loaded = self.load_progress()?;
+        let Some(problem) = loaded.problem else {
+            return Ok(loaded.progress);
+        };
+        let path = self.progress_path();
+        let kept = if path.exists() {
+            let aside = (1..)
+                .map(|n| path.with_extension(format!("json.broken-{n}")))
+                .find(|aside| !aside.exists())
+                .expect("some number is free");
+            fs::rename(&path, &aside).map_err(|e| Error::Progress {
+                path: path.clone(),
+                message: format!("it {problem}, and it cannot be moved aside: {e}"),
+            })?;
+            Some(aside)
+        } else {
+            None
+        };
+        loaded.progress.save(&path)?;
+        let rebuilt = Rebuilt {
+            path: self.show(&path),
+            problem,
+            kept_as: kept.map(|kept| self.show(&kept)),
+            started: loaded.progress.exercises.keys().cloned().collect(),
+        };
+        eprintln!("note: {rebuilt}");
+        Ok(loaded.progress)
+    }
+
+    /// Reads the progress file without changing anything: a file that is missing (while copies
+    /// exist), empty or not valid gives the record rebuilt from the copies, with what was wrong.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Progress`] if the file exists but cannot be read, or the copies cannot be listed.
+    pub fn load_progress(&self) -> Result<LoadedProgress, Error> {
+        let path = self.progress_path();
+        let problem = match fs::read_to_string(&path) {
+            Ok(text) if text.trim().is_empty() => "is empty".to_owned(),
+            Ok(text) => match serde_json::from_str(&text) {
+                Ok(progress) => {
+                    return Ok(LoadedProgress {
+                        progress,
+                        problem: None,
+                    });
+                }
+                Err(e) => format!("is not a valid progress file ({e})"),
+            },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => "is missing".to_owned(),
+            Err(e) => {
+                return Err(Error::Progress {
+                    path,
+                    message: e.to_string(),
+                });
+            }
+        };
+        let progress = self.progress_from_copies()?;
+        // No file and no copies: a workbook nobody has started, with nothing to repair.
+        let missing_and_nothing_lost = !path.exists() && progress.exercises.is_empty();
+        Ok(LoadedProgress {
+            progress,
+            problem: (!missing_and_nothing_lost).then_some(problem),
+        })
+    }
+
+    /// A record with every exercise that has a copy, as started.
+    fn progress_from_copies(&self) -> Result<Progress, Error> {
+        let mut progress = Progress::default();
+        for exercise in self.exercises()? {
+            if self.copy_dir(&exercise).is_dir() {
+                progress.record_mut(&exercise);
+            }
+        }
+        Ok(progress)
+    }
+}
+
+/// The progress file as read, and what was wrong with it if it had to be rebuilt.
+#[derive(Debug, Clone)]
+pub struct LoadedProgress {
+    /// The record: the file's, or the one rebuilt from the copies.
+    pub progress: Progress,
+    /// What was wrong with the file (`is empty`, `is missing`, …), if the record was rebuilt.
+    pub problem: Option<String>,
+}
+
+/// A progress file that [`Workbook::progress`] rebuilt, said in words for the reader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rebuilt {
+    /// The progress file, relative to the workbook.
+    pub path: PathBuf,
+    /// What was wrong with it.
+    pub problem: String,
+    /// Where the old file was moved, relative to the workbook.
+    pub kept_as: Option<PathBuf>,
+    /// The stages whose copies exist, now recorded as started.
+    pub started: Vec<String>,
+}
+
+impl fmt::Display for Rebuilt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the progress file {} {}, so it was rebuilt from your copies",
+            self.path.display(),
+            self.problem
+        )?;
+        if self.started.is_empty() {
+            write!(f, " (there are none)")?;
+        } else {
+            write!(
+                f,
+                ": {} now show{} as started; check {} again to record pass or fail, and hints \
+                 start again from the first",
+                self.started.join(", "),
+                if self.started.len() == 1 { "s" } else { "" },
+                if self.started.len() == 1 {
+                    "it"
+                } else {
+                    "them"
+                },
+            )?;
+        }
+        if let Some(kept) = &self.kept_as {
+            write!(f, ". The old file is kept as {}", kept.display())?;
+        }
+        f.write_str(".")
     }
 }
 
@@ -665,23 +798,6 @@ pub struct Progress {
 }
 
 impl Progress {
-    /// Reads the progress file at `path`; a missing file is an empty record.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Progress`] if the file exists but cannot be read or parsed.
-    pub fn load(path: &Path) -> Result<Progress, Error> {
-        let error = |message: String| Error::Progress {
-            path: path.to_path_buf(),
-            message,
-        };
-        match fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str(&text).map_err(|e| error(e.to_string())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Progress::default()),
-            Err(e) => Err(error(e.to_string())),
-        }
-    }
-
     /// Writes the progress file at `path`, through a temporary file and a rename, so that a
     /// crash never leaves half a file.
     ///
@@ -749,6 +865,9 @@ impl fmt::Display for Status {
 pub struct Listed {
     /// The exercise's number.
     pub number: u32,
+    /// Its stage's folder name (`ch07-panic-isolation`), which its copy and its chapter's page
+    /// are named after.
+    pub stage: String,
     /// Its title, or why it has none (a missing `task.md`).
     pub title: Result<String, String>,
     /// Where it stands.
@@ -762,7 +881,15 @@ pub struct Listed {
 /// If the stages or the progress file cannot be read. A missing `task.md` is shown in the list
 /// instead, so the other exercises stay usable.
 pub fn list(workbook: &Workbook) -> Result<Vec<Listed>, Error> {
-    let progress = workbook.progress()?;
+    list_with(workbook, &workbook.progress()?)
+}
+
+/// Every exercise, with its title and its status in `progress`.
+///
+/// # Errors
+///
+/// If the stages cannot be read.
+pub fn list_with(workbook: &Workbook, progress: &Progress) -> Result<Vec<Listed>, Error> {
     Ok(workbook
         .exercises()?
         .into_iter()
@@ -776,6 +903,7 @@ pub fn list(workbook: &Workbook) -> Result<Vec<Listed>, Error> {
             };
             Listed {
                 number: exercise.number,
+                stage: exercise.stage.name.clone(),
                 title: exercise
                     .task(workbook)
                     .map(|task| task.title)
@@ -844,6 +972,37 @@ pub fn start(workbook: &Workbook, number: u32, force: bool) -> Result<Started, E
         copy,
         moved_aside,
     })
+}
+
+/// Puts back the starting copy of exercise `number`, as `start --force` does: the reader's copy
+/// is moved aside, never deleted.
+///
+/// # Errors
+///
+/// [`Error::NotStarted`] if there is no copy to reset (nothing is made); as [`start`].
+pub fn reset(workbook: &Workbook, number: u32) -> Result<Started, Error> {
+    let exercise = workbook.exercise(number)?;
+    let copy = workbook.copy_dir(&exercise);
+    if !copy.exists() {
+        return Err(Error::NotStarted {
+            number,
+            copy: workbook.show(&copy),
+        });
+    }
+    start(workbook, number, true)
+}
+
+/// The exercises that have a copy, by number.
+///
+/// # Errors
+///
+/// If the stages cannot be read.
+pub fn started(workbook: &Workbook) -> Result<Vec<Exercise>, Error> {
+    Ok(workbook
+        .exercises()?
+        .into_iter()
+        .filter(|exercise| workbook.copy_dir(exercise).exists())
+        .collect())
 }
 
 /// What `hint` has to say.
@@ -1175,13 +1334,121 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_broken_progress_file_is_reported_and_left_alone() {
+    fn a_broken_progress_file_is_kept_aside_and_rebuilt_from_the_copies() {
         let dir = fixture();
         let workbook = Workbook::new(dir.path());
-        write_file(&workbook.progress_path(), b"{ not json").unwrap();
-        let error = hint(&workbook, 3).unwrap_err();
-        assert!(matches!(error, Error::Progress { .. }), "{error}");
-        assert_eq!(fs::read(workbook.progress_path()).unwrap(), b"{ not json");
+        start(&workbook, 3, false).unwrap();
+        hint(&workbook, 3).unwrap();
+        for (contents, problem) in [
+            (&b""[..], "is empty"),
+            (b"  \n", "is empty"),
+            (b"{ not json", "is not a valid progress file"),
+            (b"[1, 2]", "is not a valid progress file"),
+        ] {
+            write_file(&workbook.progress_path(), contents).unwrap();
+            let loaded = workbook.load_progress().unwrap();
+            assert!(loaded.problem.as_deref().unwrap().starts_with(problem));
+            // Reading does not change the file; `progress` repairs it.
+            assert_eq!(fs::read(workbook.progress_path()).unwrap(), contents);
+            let progress = workbook.progress().unwrap();
+            let exercise = workbook.exercise(3).unwrap();
+            assert_eq!(progress.record(&exercise), Record::default());
+            assert_eq!(Workbook::new(dir.path()).progress().unwrap(), progress);
+            let kept = fs::read_dir(workbook.copies_dir())
+                .unwrap()
+                .filter(|entry| {
+                    let name = entry.as_ref().unwrap().file_name();
+                    name.to_string_lossy().starts_with("progress.json.broken-")
+                })
+                .count();
+            assert!(kept >= 1);
+        }
+        // Every broken file was kept, each under its own number.
+        let last = workbook.copies_dir().join("progress.json.broken-4");
+        assert_eq!(fs::read(last).unwrap(), b"[1, 2]");
+        assert_eq!(list(&workbook).unwrap()[0].status, Status::Started);
+    }
+
+    #[test]
+    fn a_missing_progress_file_is_rebuilt_only_if_there_are_copies() {
+        let dir = fixture();
+        let workbook = Workbook::new(dir.path());
+        let fresh = workbook.load_progress().unwrap();
+        assert_eq!((fresh.progress, fresh.problem), (Progress::default(), None));
+        start(&workbook, 3, false).unwrap();
+        fs::remove_file(workbook.progress_path()).unwrap();
+        let loaded = workbook.load_progress().unwrap();
+        assert_eq!(loaded.problem.as_deref(), Some("is missing"));
+        assert_eq!(
+            loaded.progress.exercises.keys().collect::<Vec<_>>(),
+            ["ch03-add"]
+        );
+        workbook.progress().unwrap();
+        assert!(workbook.progress_path().is_file());
+        assert!(workbook.load_progress().unwrap().problem.is_none());
+    }
+
+    #[test]
+    fn the_rebuild_note_says_what_happened_and_what_it_costs() {
+        let rebuilt = Rebuilt {
+            path: PathBuf::from("exercises/progress.json"),
+            problem: "is empty".to_owned(),
+            kept_as: Some(PathBuf::from("exercises/progress.json.broken-1")),
+            started: vec![
+                "ch05-shared-queue".to_owned(),
+                "ch07-panic-isolation".to_owned(),
+            ],
+        };
+        assert_eq!(
+            rebuilt.to_string(),
+            "the progress file exercises/progress.json is empty, so it was rebuilt from your \
+             copies: ch05-shared-queue, ch07-panic-isolation now show as started; check them \
+             again to record pass or fail, and hints start again from the first. The old file \
+             is kept as exercises/progress.json.broken-1."
+        );
+    }
+
+    #[test]
+    fn reset_needs_a_copy_and_keeps_the_old_one_aside() {
+        let dir = fixture();
+        let workbook = Workbook::new(dir.path());
+        let error = reset(&workbook, 3).unwrap_err();
+        assert!(
+            matches!(error, Error::NotStarted { number: 3, .. }),
+            "{error}"
+        );
+        assert!(!workbook.copies_dir().join("ch03-add").exists());
+        assert!(started(&workbook).unwrap().is_empty());
+
+        start(&workbook, 3, false).unwrap();
+        let copy = workbook.copies_dir().join("ch03-add");
+        fs::write(copy.join("src/lib.rs"), "// mine\n").unwrap();
+        let mut progress = workbook.progress().unwrap();
+        let exercise = workbook.exercise(3).unwrap();
+        progress.record_mut(&exercise).checked = Some(Checked::Failing);
+        progress.record_mut(&exercise).hints_shown = 1;
+        progress.save(&workbook.progress_path()).unwrap();
+
+        let reset = reset(&workbook, 3).unwrap();
+        let aside = workbook.copies_dir().join("ch03-add.old-1");
+        assert_eq!(reset.moved_aside.as_deref(), Some(aside.as_path()));
+        assert_eq!(
+            fs::read_to_string(aside.join("src/lib.rs")).unwrap(),
+            "// mine\n"
+        );
+        assert!(
+            fs::read_to_string(copy.join("src/lib.rs"))
+                .unwrap()
+                .contains("    1\n")
+        );
+        let record = workbook.progress().unwrap().record(&exercise);
+        assert_eq!((record.checked, record.hints_shown), (None, 1));
+        let numbers: Vec<u32> = started(&workbook)
+            .unwrap()
+            .iter()
+            .map(Exercise::number)
+            .collect();
+        assert_eq!(numbers, [3]);
     }
 
     #[test]

@@ -9,6 +9,7 @@
 //!   reader reads the book through the server they are building;
 //! - [`exercise`] knows the exercises (stage N−1's code, stage N's tests), makes the reader's
 //!   working copies, and keeps their progress, hints and solutions;
+//! - [`progress`] answers `/progress.json`, the reader's progress that the served book shows;
 //! - [`check`] builds and tests a copy, loom models included, and summarises what failed first;
 //! - [`scratch`] makes a workspace member into a standalone crate, for the exercises and for the
 //!   workspace's own tests of compile-fail steps and loom bugs.
@@ -16,5 +17,6 @@
 pub mod book;
 pub mod check;
 pub mod exercise;
+pub mod progress;
 pub mod scratch;
 pub mod serve;

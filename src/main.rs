@@ -57,6 +57,19 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Put back the starting copy of exercise N (yours is moved aside, not deleted).
+    #[command(group = clap::ArgGroup::new("which").required(true))]
+    Reset {
+        /// The exercise's number.
+        #[arg(group = "which")]
+        number: Option<u32>,
+        /// Reset every started exercise, after asking.
+        #[arg(long, group = "which")]
+        all: bool,
+        /// With `--all`: do not ask.
+        #[arg(long, conflicts_with = "number")]
+        yes: bool,
+    },
     /// Build and test your copy of exercise N: tests, properties, then loom models.
     Check {
         /// The exercise's number.
@@ -98,10 +111,15 @@ fn main() -> ExitCode {
         .clone()
         .map_or_else(Workbook::default_root, Workbook::new);
     let result = match &cli.command {
-        Some(Command::Serve(args)) => serve(args),
-        None => serve(&cli.serve),
+        Some(Command::Serve(args)) => serve(args, &workbook),
+        None => serve(&cli.serve, &workbook),
         Some(Command::Exercises) => list(&workbook),
         Some(Command::Start { number, force }) => start(&workbook, *number, *force),
+        Some(Command::Reset { number, all, yes }) => match number {
+            Some(number) => reset(&workbook, *number),
+            None if *all => reset_all(&workbook, *yes),
+            None => unreachable!("clap requires a number or --all"),
+        },
         Some(Command::Check { number }) => check(&workbook, *number),
         Some(Command::Hint { number }) => hint(&workbook, *number),
         Some(Command::Solution { number }) => solution(&workbook, *number),
@@ -118,7 +136,7 @@ fn main() -> ExitCode {
 }
 
 /// `poolbook serve`: build, bind, serve until a signal, then say so.
-fn serve(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
+fn serve(args: &ServeArgs, workbook: &Workbook) -> Result<(), Box<dyn Error>> {
     // Bind before building, so a port in use is reported at once rather than after the build.
     let listener = bind(args.port)?;
     let book_root = book::default_root();
@@ -128,7 +146,7 @@ fn serve(args: &ServeArgs) -> Result<(), Box<dyn Error>> {
     } else {
         build(&book_root, dest)?
     };
-    let server = Server::new(&listener, &html_dir)?;
+    let server = Server::new(&listener, &html_dir)?.with_progress(workbook.clone());
 
     // The handler must be in place before the address is printed: whoever reads it may signal
     // at once, and without a handler a signal kills the process instead of stopping it.
@@ -193,6 +211,62 @@ fn start(workbook: &Workbook, number: u32, force: bool) -> Result<(), Box<dyn Er
         copy.display()
     )?;
     Ok(())
+}
+
+/// `poolbook reset N`: the starting copy again, the old one aside.
+fn reset(workbook: &Workbook, number: u32) -> Result<(), Box<dyn Error>> {
+    let reset = exercise::reset(workbook, number)?;
+    let mut stdout = io::stdout().lock();
+    writeln!(
+        stdout,
+        "Exercise {number} is back to its starting code in {}.",
+        workbook.show(&reset.copy).display()
+    )?;
+    if let Some(aside) = &reset.moved_aside {
+        writeln!(
+            stdout,
+            "Your copy was moved to {}.",
+            workbook.show(aside).display()
+        )?;
+    }
+    Ok(())
+}
+
+/// `poolbook reset --all`: every started exercise, after the reader says yes.
+fn reset_all(workbook: &Workbook, yes: bool) -> Result<(), Box<dyn Error>> {
+    let started = exercise::started(workbook)?;
+    if started.is_empty() {
+        say("No exercise has been started, so there is nothing to reset.");
+        return Ok(());
+    }
+    let numbers: Vec<String> = started.iter().map(|e| e.number().to_string()).collect();
+    if !yes {
+        let question = format!(
+            "Reset exercise{} {} to the starting code? Each copy is moved aside (to \
+             exercises/chNN-….old-N), not deleted. [y/N] ",
+            if numbers.len() == 1 { "" } else { "s" },
+            numbers.join(", ")
+        );
+        if !confirm(&question)? {
+            return Err("not reset: that needs a yes (y); nothing was changed".into());
+        }
+    }
+    for exercise in &started {
+        reset(workbook, exercise.number())?;
+    }
+    Ok(())
+}
+
+/// Asks `question` on stderr and reads the answer from stdin: true for `y` or `yes`.
+///
+/// Anything else is a no, and so is a closed stdin, so a script that pipes nothing in changes
+/// nothing.
+fn confirm(question: &str) -> io::Result<bool> {
+    eprint!("{question}");
+    io::stderr().flush()?;
+    let mut answer = String::new();
+    io::stdin().read_line(&mut answer)?;
+    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
 }
 
 /// `poolbook check N`: build and test the copy, record the result, and summarise it.

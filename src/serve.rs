@@ -10,6 +10,9 @@ use std::path::Path;
 use poolbook_http::listener::{Incoming, StopHandle, stoppable};
 use poolbook_http::static_files::StaticFiles;
 
+use crate::exercise::Workbook;
+use crate::progress;
+
 // The server stage that serves the book. When a later chapter's stage exists, point this line at
 // it: a stage is any crate with `serve(incoming, handler)` that returns when `incoming` ends.
 use ch21_hardened as stage;
@@ -19,6 +22,7 @@ pub struct Server<'l> {
     incoming: Incoming<'l>,
     stop: StopHandle,
     files: StaticFiles,
+    progress: Option<Workbook>,
 }
 
 impl<'l> Server<'l> {
@@ -39,7 +43,15 @@ impl<'l> Server<'l> {
             incoming,
             stop,
             files,
+            progress: None,
         })
+    }
+
+    /// Also answers [`progress::PATH`] with the progress of `workbook`'s exercises, which the
+    /// book's pages show.
+    pub fn with_progress(mut self, workbook: Workbook) -> Server<'l> {
+        self.progress = Some(workbook);
+        self
     }
 
     /// A handle that ends [`Server::run`] from any thread, such as a signal handler's.
@@ -61,7 +73,13 @@ impl<'l> Server<'l> {
     /// If the stage's thread pool cannot be started.
     pub fn run(self) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let files = self.files;
-        stage::serve(self.incoming, move |request| files.handle(request))?;
+        let workbook = self.progress;
+        stage::serve(self.incoming, move |request| match &workbook {
+            Some(workbook) if request.path() == progress::PATH => {
+                progress::respond(workbook, request)
+            }
+            _ => files.handle(request),
+        })?;
         Ok(())
     }
 }
