@@ -874,6 +874,17 @@ pub struct Listed {
     pub status: Status,
 }
 
+impl Listed {
+    /// The exercise's line in the list: number, status, title.
+    pub fn line(&self) -> String {
+        let title = match &self.title {
+            Ok(title) => title.clone(),
+            Err(problem) => format!("(no title: {problem})"),
+        };
+        format!("{:>2}  {:<12} {title}", self.number, self.status)
+    }
+}
+
 /// Every exercise, with its title and status.
 ///
 /// # Errors
@@ -1022,6 +1033,32 @@ pub enum Hint {
         /// How many hints there are.
         count: usize,
     },
+}
+
+impl Hint {
+    /// What the reader is shown for exercise `exercise`, titled `title`: the hint, and how to
+    /// get another (`another` says what to type: a command, or a key in `watch`).
+    pub fn message(&self, exercise: u32, title: &str, another: &str) -> String {
+        match self {
+            Hint::Next { number, of, text } => {
+                let next = if number < of {
+                    format!("Another: {another}.")
+                } else {
+                    format!(
+                        "That was the last hint. The solution: `cargo run -- solution {exercise}`."
+                    )
+                };
+                format!(
+                    "Exercise {exercise}: {title} (hint {number} of {of})\n\n{}\n\n{next}",
+                    text.trim_end()
+                )
+            }
+            Hint::NoMore { count } => format!(
+                "Exercise {exercise}: {title}\n\nNo more hints: you have seen all {count}. The \
+                 solution, as a diff from your code: `cargo run -- solution {exercise}`."
+            ),
+        }
+    }
 }
 
 /// The next hint of exercise `number`, remembered in the progress file.

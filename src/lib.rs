@@ -11,6 +11,7 @@
 //!   working copies, and keeps their progress, hints and solutions;
 //! - [`progress`] answers `/progress.json`, the reader's progress that the served book shows;
 //! - [`check`] builds and tests a copy, loom models included, and summarises what failed first;
+//! - [`watch`] checks an exercise on every save, with rustlings' one-key commands;
 //! - [`scratch`] makes a workspace member into a standalone crate, for the exercises and for the
 //!   workspace's own tests of compile-fail steps and loom bugs.
 
@@ -20,3 +21,4 @@ pub mod exercise;
 pub mod progress;
 pub mod scratch;
 pub mod serve;
+pub mod watch;

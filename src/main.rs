@@ -17,8 +17,9 @@ use std::sync::atomic::AtomicBool;
 use clap::{Args, Parser, Subcommand};
 use poolbook::book::{self, Diagnostic};
 use poolbook::check::{Checker, ProgressLine};
-use poolbook::exercise::{self, Checked, Hint, Workbook};
+use poolbook::exercise::{self, Checked, Workbook};
 use poolbook::serve::Server;
+use poolbook::watch::{self, Ending};
 use poolbook_http::signals::stop_on_signals;
 
 /// The port the book is served on unless `--port` says otherwise.
@@ -75,6 +76,12 @@ enum Command {
         /// The exercise's number.
         number: u32,
     },
+    /// Check exercise N (or the current one), then again on every save; keys: h hint, l list,
+    /// c check all, x reset, q quit.
+    Watch {
+        /// The exercise's number; without it, the first started exercise not passing yet.
+        number: Option<u32>,
+    },
     /// Show the next hint for exercise N.
     Hint {
         /// The exercise's number.
@@ -121,6 +128,7 @@ fn main() -> ExitCode {
             None => unreachable!("clap requires a number or --all"),
         },
         Some(Command::Check { number }) => check(&workbook, *number),
+        Some(Command::Watch { number }) => watch(&workbook, *number),
         Some(Command::Hint { number }) => hint(&workbook, *number),
         Some(Command::Solution { number }) => solution(&workbook, *number),
     };
@@ -169,11 +177,7 @@ fn list(workbook: &Workbook) -> Result<(), Box<dyn Error>> {
     let listed = exercise::list(workbook)?;
     let mut stdout = io::stdout().lock();
     for item in &listed {
-        let title = match &item.title {
-            Ok(title) => title.clone(),
-            Err(problem) => format!("(no title: {problem})"),
-        };
-        writeln!(stdout, "{:>2}  {:<12} {title}", item.number, item.status)?;
+        writeln!(stdout, "{}", item.line())?;
     }
     writeln!(
         stdout,
@@ -315,6 +319,15 @@ fn check(workbook: &Workbook, number: u32) -> Result<(), Box<dyn Error>> {
     }
 }
 
+/// `poolbook watch [N]`: check, then check again on every save, until `q` or Ctrl-C.
+fn watch(workbook: &Workbook, number: Option<u32>) -> Result<(), Box<dyn Error>> {
+    let checker = Checker::new(workbook.target_dir(), workbook.loom_target_dir());
+    match watch::run_in_terminal(workbook, number, checker)? {
+        Ending::Quit => Ok(()),
+        Ending::Stopped => Err(exercise::Error::Interrupted.into()),
+    }
+}
+
 /// `check` found the exercise unfinished: the summary said it all, but the exit status must say
 /// it too, for scripts.
 #[derive(Debug)]
@@ -332,34 +345,8 @@ impl Error for NotYet {}
 fn hint(workbook: &Workbook, number: u32) -> Result<(), Box<dyn Error>> {
     let (exercise, task, hint) = exercise::hint(workbook, number)?;
     let mut stdout = io::stdout().lock();
-    match hint {
-        Hint::Next {
-            number: n,
-            of,
-            text,
-        } => {
-            writeln!(
-                stdout,
-                "Exercise {number}: {} (hint {n} of {of})\n\n{}",
-                task.title,
-                text.trim_end()
-            )?;
-            if n < of {
-                writeln!(stdout, "\nAnother: `cargo run -- hint {number}`.")?;
-            } else {
-                writeln!(
-                    stdout,
-                    "\nThat was the last hint. The solution: `cargo run -- solution {number}`."
-                )?;
-            }
-        }
-        Hint::NoMore { count } => writeln!(
-            stdout,
-            "Exercise {number}: {}\n\nNo more hints: you have seen all {count}. The solution, \
-             as a diff from your code: `cargo run -- solution {number}`.",
-            task.title
-        )?,
-    }
+    let another = format!("`cargo run -- hint {number}`");
+    writeln!(stdout, "{}", hint.message(number, &task.title, &another))?;
     if !workbook.copy_dir(&exercise).exists() {
         writeln!(
             stdout,
