@@ -98,8 +98,16 @@ pub enum Outcome {
         test: String,
         /// Where it is: `tests/server.rs`, `src/lib.rs` (unit tests), `doc tests`.
         file: Option<String>,
-        /// Its panic: the `panicked at` line and the message.
+        /// Its panic: the `panicked at` line and the message. That is the panic of the test's own
+        /// thread, unless `other_thread` says otherwise.
         message: String,
+        /// `Some(name)` when the test's own thread did not panic (it returned an error, say) and
+        /// `message` is the first panic of another thread, `name`, in the test's output.
+        other_thread: Option<String>,
+        /// The other panics in the test's output, each as its `panicked at` line and the first
+        /// line of its message: those before the test's own panic, or, when `other_thread` is set,
+        /// those after the one shown.
+        context: Vec<String>,
         /// How many failed.
         failed: usize,
         /// How many ran.
@@ -113,7 +121,7 @@ pub enum Outcome {
         /// The last lines of Cargo's output.
         output: String,
     },
-    /// A test ran for over a minute (libtest says so), so the run was stopped: outside the loom
+    /// A test ran for over 60 seconds (libtest says so), so the run was stopped: outside the loom
     /// models, no test of the workbook comes near that unless it waits for something that never
     /// happens.
     Stuck {
@@ -194,6 +202,8 @@ impl Outcome {
                 test,
                 file,
                 message,
+                other_thread,
+                context,
                 failed,
                 ran,
             } => {
@@ -206,9 +216,32 @@ impl Outcome {
                 } else {
                     "test"
                 };
+                let whose = match other_thread {
+                    Some(thread) => format!(
+                        "Its own thread did not panic, so this is the first panic of another \
+                         thread, `{thread}`, in its output; it may not be why the {what} \
+                         failed:\n\n"
+                    ),
+                    None => String::new(),
+                };
+                let context = if context.is_empty() {
+                    String::new()
+                } else {
+                    let when = if other_thread.is_some() {
+                        "After it"
+                    } else {
+                        "Before it"
+                    };
+                    format!(
+                        "\n\n{when}, other threads panicked ({}):\n{}",
+                        context.len(),
+                        other_panics(context)
+                    )
+                };
                 format!(
                     "Exercise {number} is not done yet: {failed} of {ran} {what}s fail{}. The \
-                     first, `{test}`{file}:\n\n{}\n\nEvery failure: `{}` in {copy}.\n{again}\n",
+                     first, `{test}`{file}:\n\n{whose}{}{context}\n\nEvery failure: `{}` in \
+                     {copy}.\n{again}\n",
                     if *failed == 1 { "s" } else { "" },
                     message.trim_end(),
                     phase.command()
@@ -220,7 +253,7 @@ impl Outcome {
                 output.trim_end()
             ),
             Outcome::Stuck { phase, tests } => format!(
-                "Exercise {number} is not done yet: {} ran for over a minute, so the check \
+                "Exercise {number} is not done yet: {} ran for over 60 seconds, so the check \
                  stopped {}. A test that does not end is usually waiting for something that \
                  never happens: a job no worker takes, a join on a thread that never exits, a \
                  lock that is never released. To watch it yourself: `{}` in {copy}.\n{again}\n",
@@ -253,6 +286,28 @@ impl Outcome {
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }
+}
+
+/// How many other threads' panics a summary lists: a test of panic isolation makes a handful on
+/// purpose, and they are only context for the failure.
+const OTHER_PANICS_SHOWN: usize = 3;
+
+/// The first [`OTHER_PANICS_SHOWN`] of `panics` (each a `panicked at` line and a message line),
+/// indented under their heading, then how many more there were.
+fn other_panics(panics: &[String]) -> String {
+    let mut lines = Vec::new();
+    for panic in panics.iter().take(OTHER_PANICS_SHOWN) {
+        let mut panic = panic.lines();
+        lines.extend(panic.next().map(|header| format!("  {header}")));
+        lines.extend(panic.map(|line| format!("    {line}")));
+    }
+    if panics.len() > OTHER_PANICS_SHOWN {
+        lines.push(format!(
+            "  … and {} more",
+            panics.len() - OTHER_PANICS_SHOWN
+        ));
+    }
+    lines.join("\n")
 }
 
 /// What a check reports while it runs, for a progress display.
@@ -667,79 +722,213 @@ impl TestReport {
     }
 
     fn outcome(&self, phase: Phase, output: &Output) -> Outcome {
-        let first = self
-            .failed_in
-            .first()
-            .map(|(name, file)| (name.clone(), file.clone()))
-            .or_else(|| {
+        let (test, file, failure) = match self.failed_in.first() {
+            Some((test, file)) => {
+                let failure = failure_in_section(&output.stdout, test).or_else(|| {
+                    [&output.stdout, &output.stderr]
+                        .into_iter()
+                        .find_map(|lines| failure_of(lines, |thread| thread == test))
+                });
+                (test.clone(), file.clone(), failure)
+            }
+            None => {
                 // A test binary that aborted (a deadlock found by loom does that) never prints
-                // its FAILED line: the first panic names the test's thread.
-                first_panic(&output.stdout)
-                    .or_else(|| first_panic(&output.stderr))
-                    .map(|(thread, _)| (thread, self.current.clone()))
-            });
-        let Some((test, file)) = first else {
-            return Outcome::Failed {
-                phase,
-                output: tail(&output.stderr, 20),
-            };
+                // its FAILED line; libtest then prints the test's output itself, and the test is
+                // the one whose thread panicked. Other threads may have panicked first.
+                let found = [&output.stdout, &output.stderr]
+                    .into_iter()
+                    .find_map(|lines| {
+                        let test = panics(lines)
+                            .into_iter()
+                            .map(|panic| panic.thread)
+                            .find(|thread| could_be_test(thread))?;
+                        Some((test.to_owned(), failure_of(lines, |thread| thread == test)))
+                    });
+                let Some((test, failure)) = found else {
+                    return Outcome::Failed {
+                        phase,
+                        output: tail(&output.stderr, 20),
+                    };
+                };
+                (test, self.current.clone(), failure)
+            }
         };
-        let message = failure_message(&output.stdout, &test)
-            .or_else(|| first_panic(&output.stdout).map(|(_, message)| message))
-            .or_else(|| first_panic(&output.stderr).map(|(_, message)| message))
-            .unwrap_or_else(|| "(it printed no panic message)".to_owned());
+        let failure = failure.unwrap_or_else(|| Failure {
+            message: "(it printed no panic message)".to_owned(),
+            other_thread: None,
+            context: Vec::new(),
+        });
         Outcome::TestFailed {
             phase,
             test,
             file: file.filter(|_| !phase.is_loom()),
-            message,
+            message: failure.message,
+            other_thread: failure.other_thread,
+            context: failure.context,
             failed: self.failed.len().max(1),
             ran: self.passed + self.failed.len().max(1),
         }
     }
 }
 
-/// The panic report in libtest's `---- <test> stdout ----` section: its `panicked at` line and
-/// message, without the backtrace note.
-fn failure_message(stdout: &[String], test: &str) -> Option<String> {
-    let header = format!("---- {test} stdout ----");
-    let start = stdout.iter().position(|line| *line == header)? + 1;
-    let section: Vec<&String> = stdout[start..]
-        .iter()
-        .take_while(|line| !line.starts_with("---- ") && *line != "failures:")
-        .collect();
-    let from = section
-        .iter()
-        .position(|line| line.contains("panicked at"))
-        .unwrap_or(0);
-    let message: Vec<&str> = section[from..]
-        .iter()
-        .map(|line| line.as_str())
-        .take_while(|line| !line.starts_with("note: ") && !line.starts_with("stack backtrace:"))
-        .collect();
-    let message = message.join("\n").trim().to_owned();
-    (!message.is_empty()).then_some(message)
+/// Why a test failed, as its output tells.
+#[derive(Debug, PartialEq, Eq)]
+struct Failure {
+    /// A panic's report, or what the test printed if nothing panicked.
+    message: String,
+    /// The thread that panicked, when it is not the test's own.
+    other_thread: Option<String>,
+    /// Each other panic's `panicked at` line and first message line.
+    context: Vec<String>,
 }
 
-/// The first `thread '<name>' … panicked at …` report in `lines`: the thread's name (libtest names
-/// a test's thread after the test) and the report up to a blank line or a note.
-fn first_panic(lines: &[String]) -> Option<(String, String)> {
-    let start = lines
+/// The failure in libtest's `---- <test> stdout ----` section: the panic of the test's own
+/// thread, or, if it did not panic, the first panic of another thread, or, if nothing panicked,
+/// the whole section (`Error: …` from a test that returned an error, libtest's `note: test did not
+/// panic as expected`).
+fn failure_in_section(stdout: &[String], test: &str) -> Option<Failure> {
+    let header = format!("---- {test} stdout ----");
+    let start = stdout.iter().position(|line| *line == header)? + 1;
+    let length = stdout[start..]
         .iter()
-        .position(|line| line.starts_with("thread '") && line.contains("panicked at"))?;
-    let thread = lines[start]["thread '".len()..]
-        .split('\'')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let report: Vec<&str> = lines[start..]
-        .iter()
-        .map(String::as_str)
-        .enumerate()
-        .take_while(|(i, line)| *i == 0 || !(line.trim().is_empty() || line.starts_with("note: ")))
-        .map(|(_, line)| line)
-        .collect();
-    Some((thread, report.join("\n")))
+        .position(|line| line.starts_with("---- ") || line == "failures:")
+        .unwrap_or(stdout.len() - start);
+    let section = &stdout[start..start + length];
+    // rustdoc runs each doc test as a program of its own, whose main thread is the test's.
+    let doc_test = test.ends_with(')') && test.contains(" (line ");
+    failure_of(section, |thread| {
+        thread == test || (doc_test && thread == "main")
+    })
+    .or_else(|| {
+        let text = section.join("\n").trim().to_owned();
+        (!text.is_empty()).then_some(Failure {
+            message: text,
+            other_thread: None,
+            context: Vec::new(),
+        })
+    })
+}
+
+/// The failure in `lines`: the first panic of a thread `is_own` accepts, with the other threads'
+/// panics before it as context; failing that, the first panic of any thread, with the panics after
+/// it.
+fn failure_of(lines: &[String], is_own: impl Fn(&str) -> bool) -> Option<Failure> {
+    let panics = panics(lines);
+    let (shown, others, other_thread) = match panics.iter().position(|panic| is_own(panic.thread)) {
+        // Panics after the test's own happened while it was already failing: they do not explain
+        // it.
+        Some(own) => (&panics[own], &panics[..own], None),
+        None => {
+            let first = panics.first()?;
+            (first, &panics[1..], Some(first.thread.to_owned()))
+        }
+    };
+    Some(Failure {
+        message: shown.report.join("\n"),
+        other_thread,
+        context: others
+            .iter()
+            .map(|panic| {
+                panic
+                    .report
+                    .iter()
+                    .take(2)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .collect(),
+    })
+}
+
+/// One panic in libtest's output.
+#[derive(Debug)]
+struct Panic<'a> {
+    /// The thread's name: libtest names a test's thread after the test; other threads are
+    /// `<unnamed>` unless their creator named them.
+    thread: &'a str,
+    /// The `panicked at` line and the message, without a note or a backtrace.
+    report: Vec<&'a str>,
+}
+
+/// The panics reported in `lines`, in order.
+fn panics(lines: &[String]) -> Vec<Panic<'_>> {
+    let mut panics = Vec::new();
+    let mut at = 0;
+    while at < lines.len() {
+        let Some((who, thread)) = panic_header(&lines[at]) else {
+            at += 1;
+            continue;
+        };
+        let mut report = vec![lines[at].as_str()];
+        // Inside a note or a backtrace, which the report leaves out.
+        let mut skipping = false;
+        at += 1;
+        while let Some(line) = lines.get(at) {
+            if let Some((next, _)) = panic_header(line) {
+                if !same_thread(next, who) {
+                    break;
+                }
+                report.extend(["", line]);
+                skipping = false;
+            } else if line.trim().is_empty() {
+                // The panic hook starts each report with a blank line, so one ends this report;
+                // unless the same thread panics again next, in a destructor while it unwinds,
+                // which is what makes a test binary abort and so part of the story.
+                let next = lines[at..].iter().find(|line| !line.trim().is_empty());
+                if !next
+                    .and_then(|line| panic_header(line))
+                    .is_some_and(|(next, _)| same_thread(next, who))
+                {
+                    break;
+                }
+            } else if skipping || line.starts_with("note: ") || line.starts_with("stack backtrace:")
+            {
+                skipping = true;
+            } else {
+                report.push(line);
+            }
+            at += 1;
+        }
+        panics.push(Panic { thread, report });
+    }
+    panics
+}
+
+/// The thread of a `thread '<name>' (<id>) panicked at <file>:<line>:<column>:` line: all before
+/// ` panicked at`, and the name alone. Rust 1.95 prints the thread's id; earlier versions did not.
+fn panic_header(line: &str) -> Option<(&str, &str)> {
+    let (who, _) = line.split_once(" panicked at ")?;
+    let name = who.strip_prefix("thread '")?;
+    let name = match name.rsplit_once(" (") {
+        Some((name, id))
+            if id
+                .strip_suffix(')')
+                .is_some_and(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            name
+        }
+        _ => name,
+    };
+    Some((who, name.strip_suffix('\'')?))
+}
+
+/// Whether two panics' `thread '<name>' (<id>)` parts name the same thread: unnamed threads can
+/// only be told apart by their ids.
+fn same_thread(a: &str, b: &str) -> bool {
+    a == b && a != "thread '<unnamed>'"
+}
+
+/// Whether a thread's name could be a test's: libtest names a test's thread after it, a path of
+/// identifiers (`pool::tests::drop_joins`), while other threads are `<unnamed>`, named like
+/// `pool-worker-0`, or the harness's `main`.
+fn could_be_test(name: &str) -> bool {
+    name != "main"
+        && name.split("::").all(|part| {
+            let mut chars = part.chars();
+            chars.next().is_some_and(|c| c == '_' || c.is_alphabetic())
+                && chars.all(|c| c == '_' || c.is_alphanumeric())
+        })
 }
 
 /// Which output a line came from.
@@ -920,6 +1109,24 @@ mod tests {
         text.lines().map(str::to_owned).collect()
     }
 
+    /// What a run's output makes of a failure: `stderr` gives the test files, `stdout` libtest's
+    /// report.
+    fn outcome_of(stdout: &str, stderr: &str) -> Outcome {
+        let mut report = TestReport::default();
+        let output = Output {
+            status: ExitStatus::default(),
+            stdout: lines(stdout),
+            stderr: lines(stderr),
+        };
+        for line in &output.stderr {
+            report.read(Stream::Stderr, line, &mut Quiet);
+        }
+        for line in &output.stdout {
+            report.read(Stream::Stdout, line, &mut Quiet);
+        }
+        report.outcome(Phase::Tests, &output)
+    }
+
     #[test]
     fn a_failure_section_gives_the_panic_without_the_note() {
         let stdout = lines(
@@ -930,13 +1137,319 @@ mod tests {
              failures:\n    b\n",
         );
         assert_eq!(
-            failure_message(&stdout, "b").unwrap(),
-            "thread 'b' (123) panicked at tests/x.rs:3:5:\nassertion `left == right` failed: \
-             stage 3\n  left: 1\n right: 2"
+            failure_in_section(&stdout, "b"),
+            Some(Failure {
+                message: "thread 'b' (123) panicked at tests/x.rs:3:5:\nassertion `left == \
+                          right` failed: stage 3\n  left: 1\n right: 2"
+                    .to_owned(),
+                other_thread: None,
+                context: Vec::new(),
+            })
         );
-        let (thread, report) = first_panic(&stdout).unwrap();
-        assert_eq!(thread, "b");
-        assert!(report.ends_with(" right: 2"), "{report}");
+    }
+
+    /// Exercise 7's starting code: the handlers the test makes panic on purpose panic on worker
+    /// threads before the test's own assertion fails.
+    const PANIC_ISOLATION: &str = "\nrunning 3 tests\n\
+        test serves_others_while_one_request_is_held ... ok\n\
+        test survives_panicking_handlers ... FAILED\n\
+        test answers_hello ... ok\n\
+        \n\
+        failures:\n\
+        \n\
+        ---- survives_panicking_handlers stdout ----\n\
+        \n\
+        thread '<unnamed>' (41902) panicked at crates/testkit/src/conformance.rs:188:9:\n\
+        a handler panicked, on purpose\n\
+        note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n\
+        \n\
+        thread '<unnamed>' (41903) panicked at crates/testkit/src/conformance.rs:188:9:\n\
+        a handler panicked, on purpose\n\
+        \n\
+        thread 'survives_panicking_handlers' (41899) panicked at \
+        crates/testkit/src/conformance.rs:197:9:\n\
+        assertion `left == right` failed\n  left: 500\n right: 200\n\
+        \n\
+        \n\
+        failures:\n    survives_panicking_handlers\n\
+        \n\
+        test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out; \
+        finished in 0.52s\n";
+
+    const SERVER_TESTS: &str =
+        "     Running tests/server.rs (target/exercises/debug/deps/server-0123456789abcdef)";
+
+    #[test]
+    fn the_failure_is_the_test_threads_panic_not_the_workers_before_it() {
+        let outcome = outcome_of(PANIC_ISOLATION, SERVER_TESTS);
+        assert_eq!(
+            outcome,
+            Outcome::TestFailed {
+                phase: Phase::Tests,
+                test: "survives_panicking_handlers".to_owned(),
+                file: Some("tests/server.rs".to_owned()),
+                message: "thread 'survives_panicking_handlers' (41899) panicked at \
+                          crates/testkit/src/conformance.rs:197:9:\n\
+                          assertion `left == right` failed\n  left: 500\n right: 200"
+                    .to_owned(),
+                other_thread: None,
+                context: vec![
+                    "thread '<unnamed>' (41902) panicked at \
+                     crates/testkit/src/conformance.rs:188:9:\n\
+                     a handler panicked, on purpose"
+                        .to_owned(),
+                    "thread '<unnamed>' (41903) panicked at \
+                     crates/testkit/src/conformance.rs:188:9:\n\
+                     a handler panicked, on purpose"
+                        .to_owned(),
+                ],
+                failed: 1,
+                ran: 3,
+            }
+        );
+        assert_eq!(
+            outcome.summary(7, Path::new("exercises/ch07-panic-isolation"), Some(8)),
+            "Exercise 7 is not done yet: 1 of 3 tests fails. The first, \
+             `survives_panicking_handlers` (tests/server.rs):\n\
+             \n\
+             thread 'survives_panicking_handlers' (41899) panicked at \
+             crates/testkit/src/conformance.rs:197:9:\n\
+             assertion `left == right` failed\n  left: 500\n right: 200\n\
+             \n\
+             Before it, other threads panicked (2):\n\
+             \x20 thread '<unnamed>' (41902) panicked at crates/testkit/src/conformance.rs:188:9:\n\
+             \x20   a handler panicked, on purpose\n\
+             \x20 thread '<unnamed>' (41903) panicked at crates/testkit/src/conformance.rs:188:9:\n\
+             \x20   a handler panicked, on purpose\n\
+             \n\
+             Every failure: `cargo test` in exercises/ch07-panic-isolation.\n\
+             Fix it and run `cargo run -- check 7` again. Stuck? `cargo run -- hint 7`.\n"
+        );
+    }
+
+    /// A unit test's thread is named with its module path; before Rust 1.95 no thread id followed
+    /// the name. Past three, the other panics are counted, not shown.
+    #[test]
+    fn the_test_thread_is_found_by_its_module_path_with_or_without_an_id() {
+        let mut stdout = String::from(
+            "running 1 test\n\
+             test pool::tests::a_panicking_job_does_not_kill_its_worker ... FAILED\n\n\
+             failures:\n\n\
+             ---- pool::tests::a_panicking_job_does_not_kill_its_worker stdout ----\n",
+        );
+        for worker in 0..5 {
+            stdout.push_str(&format!(
+                "\nthread 'pool-worker-{worker}' panicked at src/pool.rs:88:13:\n\
+                 job {worker} panics\non two lines\n"
+            ));
+        }
+        stdout.push_str(
+            "\nthread 'pool::tests::a_panicking_job_does_not_kill_its_worker' panicked at \
+             src/pool.rs:140:9:\nthe pool lost a worker\n\n\
+             thread 'pool-worker-5' panicked at src/pool.rs:88:13:\nafter the test's\n\n\n\
+             failures:\n    pool::tests::a_panicking_job_does_not_kill_its_worker\n",
+        );
+        let outcome = outcome_of(
+            &stdout,
+            "     Running unittests src/lib.rs (target/debug/deps/ch07-0123456789abcdef)",
+        );
+        let Outcome::TestFailed {
+            test,
+            message,
+            other_thread,
+            context,
+            ..
+        } = &outcome
+        else {
+            panic!("{outcome:?}");
+        };
+        assert_eq!(
+            test,
+            "pool::tests::a_panicking_job_does_not_kill_its_worker"
+        );
+        assert_eq!(
+            message,
+            "thread 'pool::tests::a_panicking_job_does_not_kill_its_worker' panicked at \
+             src/pool.rs:140:9:\nthe pool lost a worker"
+        );
+        assert_eq!(*other_thread, None);
+        assert_eq!(context.len(), 5);
+        assert_eq!(
+            context[4],
+            "thread 'pool-worker-4' panicked at src/pool.rs:88:13:\njob 4 panics"
+        );
+        let summary = outcome.summary(7, Path::new("exercises/ch07"), Some(8));
+        assert!(
+            summary.contains(
+                "\n\nBefore it, other threads panicked (5):\n\
+                 \x20 thread 'pool-worker-0' panicked at src/pool.rs:88:13:\n\
+                 \x20   job 0 panics\n\
+                 \x20 thread 'pool-worker-1' panicked at src/pool.rs:88:13:\n\
+                 \x20   job 1 panics\n\
+                 \x20 thread 'pool-worker-2' panicked at src/pool.rs:88:13:\n\
+                 \x20   job 2 panics\n\
+                 \x20 … and 2 more\n\nEvery failure:"
+            ),
+            "{summary}"
+        );
+    }
+
+    /// A test that returned an error: only the workers panicked, and the summary says so.
+    #[test]
+    fn without_a_panic_of_its_own_the_first_panic_is_shown_as_another_threads() {
+        let stdout = "running 1 test\ntest survives_panicking_handlers ... FAILED\n\n\
+             failures:\n\n---- survives_panicking_handlers stdout ----\n\n\
+             thread '<unnamed>' (501) panicked at crates/testkit/src/conformance.rs:188:9:\n\
+             a handler panicked, on purpose\n\
+             note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n\n\
+             thread '<unnamed>' (502) panicked at crates/testkit/src/conformance.rs:188:9:\n\
+             a handler panicked, on purpose\n\
+             Error: \"no answer within 5s\"\n\n\n\
+             failures:\n    survives_panicking_handlers\n";
+        let outcome = outcome_of(stdout, SERVER_TESTS);
+        let Outcome::TestFailed {
+            message,
+            other_thread,
+            context,
+            ..
+        } = &outcome
+        else {
+            panic!("{outcome:?}");
+        };
+        assert_eq!(
+            message,
+            "thread '<unnamed>' (501) panicked at crates/testkit/src/conformance.rs:188:9:\n\
+             a handler panicked, on purpose"
+        );
+        assert_eq!(other_thread.as_deref(), Some("<unnamed>"));
+        assert_eq!(
+            *context,
+            [
+                "thread '<unnamed>' (502) panicked at crates/testkit/src/conformance.rs:188:9:\n\
+              a handler panicked, on purpose"
+            ]
+        );
+        let summary = outcome.summary(7, Path::new("exercises/ch07"), Some(8));
+        assert!(
+            summary.starts_with(
+                "Exercise 7 is not done yet: 1 of 1 tests fails. The first, \
+                 `survives_panicking_handlers` (tests/server.rs):\n\n\
+                 Its own thread did not panic, so this is the first panic of another thread, \
+                 `<unnamed>`, in its output; it may not be why the test failed:\n\n\
+                 thread '<unnamed>' (501) panicked at crates/testkit/src/conformance.rs:188:9:\n\
+                 a handler panicked, on purpose\n\n\
+                 After it, other threads panicked (1):\n\
+                 \x20 thread '<unnamed>' (502) panicked at crates/testkit/src/conformance.rs:188:9:\n\
+                 \x20   a handler panicked, on purpose\n\nEvery failure:"
+            ),
+            "{summary}"
+        );
+    }
+
+    /// Without any panic, the section is what the test and libtest printed.
+    #[test]
+    fn a_section_without_a_panic_is_shown_whole() {
+        let stdout = lines(
+            "---- should_panic stdout ----\nnote: test did not panic as expected at \
+             tests/x.rs:5:4\n\nfailures:\n",
+        );
+        assert_eq!(
+            failure_in_section(&stdout, "should_panic").unwrap().message,
+            "note: test did not panic as expected at tests/x.rs:5:4"
+        );
+    }
+
+    /// rustdoc runs a doc test as a program: its main thread is the test's.
+    #[test]
+    fn a_doc_tests_main_thread_is_its_own() {
+        let stdout = lines(
+            "---- src/lib.rs - one (line 1) stdout ----\n\
+             Test executable failed (exit status: 101).\n\nstderr:\n\n\
+             thread 'main' (32361) panicked at /tmp/rustdoctest/doctest_bundle_2024.rs:6:1:\n\
+             assertion `left == right` failed\n  left: 1\n right: 2\n\
+             note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n\n\n\
+             failures:\n",
+        );
+        let failure = failure_in_section(&stdout, "src/lib.rs - one (line 1)").unwrap();
+        assert_eq!(failure.other_thread, None);
+        assert!(
+            failure
+                .message
+                .starts_with("thread 'main' (32361) panicked at"),
+            "{failure:?}"
+        );
+    }
+
+    /// A test binary that aborts prints no FAILED line: libtest prints the aborting test's output,
+    /// in which worker threads may have panicked first, and a second panic of the test's thread,
+    /// in a destructor, is why it aborted. With a backtrace on, its frames are left out.
+    #[test]
+    fn an_aborted_binarys_test_is_the_thread_that_looks_like_a_test() {
+        let stdout = "\nrunning 2 tests\ntest fine ... ok\n\n\
+             thread '<unnamed>' (32453) panicked at tests/abort.rs:5:35:\n\
+             a handler panicked, on purpose\n\
+             note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\n\n\
+             thread 'pool-worker-0' (32454) panicked at src/pool.rs:88:13:\njob panics\n\n\
+             thread 'aborts' (32451) panicked at tests/abort.rs:7:5:\nfirst\n\n\
+             thread 'aborts' (32451) panicked at tests/abort.rs:2:40:\ndrop panics\n\
+             stack backtrace:\n   0: std::backtrace_rs::backtrace::libunwind::trace\n\
+             \x20            at /rustc/library/std/src/backtrace.rs:117:9\n";
+        let stderr = "     Running tests/abort.rs (target/debug/deps/abort-cad6ec122d11bdc4)\n\n\
+             thread 'aborts' (32451) panicked at library/core/src/panicking.rs:233:5:\n\
+             panic in a destructor during cleanup\n\
+             thread caused non-unwinding panic. aborting.\n\
+             error: test failed, to rerun pass `--test abort`";
+        let outcome = outcome_of(stdout, stderr);
+        assert_eq!(
+            outcome,
+            Outcome::TestFailed {
+                phase: Phase::Tests,
+                test: "aborts".to_owned(),
+                file: Some("tests/abort.rs".to_owned()),
+                message: "thread 'aborts' (32451) panicked at tests/abort.rs:7:5:\nfirst\n\n\
+                          thread 'aborts' (32451) panicked at tests/abort.rs:2:40:\ndrop panics"
+                    .to_owned(),
+                other_thread: None,
+                context: vec![
+                    "thread '<unnamed>' (32453) panicked at tests/abort.rs:5:35:\n\
+                     a handler panicked, on purpose"
+                        .to_owned(),
+                    "thread 'pool-worker-0' (32454) panicked at src/pool.rs:88:13:\njob panics"
+                        .to_owned(),
+                ],
+                failed: 1,
+                ran: 2,
+            }
+        );
+        // When only worker threads panicked, no test can be named: Cargo's own words are shown.
+        let workers_only = stdout.split("\n\nthread 'aborts'").next().unwrap();
+        let stderr = stderr.replace("'aborts' (32451)", "'pool-worker-0' (32454)");
+        let Outcome::Failed { output, .. } = outcome_of(workers_only, &stderr) else {
+            panic!("not a plain failure");
+        };
+        assert!(output.ends_with("to rerun pass `--test abort`"), "{output}");
+    }
+
+    #[test]
+    fn a_panic_line_gives_its_thread_with_or_without_an_id() {
+        assert_eq!(
+            panic_header("thread 'a::b' (1234) panicked at src/a.rs:1:2:"),
+            Some(("thread 'a::b' (1234)", "a::b"))
+        );
+        assert_eq!(
+            panic_header("thread 'a::b' panicked at src/a.rs:1:2:"),
+            Some(("thread 'a::b'", "a::b"))
+        );
+        assert_eq!(
+            panic_header("thread '<unnamed>' (7) panicked at src/a.rs:1:2:"),
+            Some(("thread '<unnamed>' (7)", "<unnamed>"))
+        );
+        assert_eq!(panic_header("the thread panicked at noon"), None);
+        assert!(could_be_test("pool::tests::drop_joins"));
+        assert!(could_be_test("drop_joins"));
+        for worker in ["<unnamed>", "pool-worker-0", "main", ""] {
+            assert!(!could_be_test(worker), "{worker}");
+        }
     }
 
     #[test]
@@ -981,6 +1494,8 @@ mod tests {
             test: "drop_joins".to_owned(),
             file: None,
             message: "thread 'drop_joins' panicked at src/pool.rs:1:1:\nboom".to_owned(),
+            other_thread: None,
+            context: Vec::new(),
             failed: 1,
             ran: 3,
         };
@@ -1014,6 +1529,8 @@ mod tests {
             test,
             file,
             message,
+            other_thread,
+            context,
             failed,
             ran,
         } = &outcome
@@ -1021,6 +1538,7 @@ mod tests {
             panic!("{outcome:?}");
         };
         assert_eq!(*phase, Phase::Tests);
+        assert_eq!((other_thread, context), (&None, &Vec::new()));
         assert_eq!(test, "the_answer_is_right");
         assert_eq!(file.as_deref(), Some("tests/answer.rs"));
         assert!(message.contains("panicked at tests/answer.rs"), "{message}");
@@ -1140,7 +1658,10 @@ mod tests {
         );
         let summary = outcome.summary(6, Path::new("exercises/ch06"), Some(7));
         assert!(
-            summary.contains("`pool::drop_joins` ran for over a minute"),
+            summary.starts_with(
+                "Exercise 6 is not done yet: `pool::drop_joins` ran for over 60 seconds, so the \
+                 check stopped it. "
+            ),
             "{summary}"
         );
     }
