@@ -148,23 +148,23 @@ impl Outcome {
     }
 
     /// A summary for the reader of exercise `number`, whose copy is `copy` (as shown to them);
-    /// `next` is the next exercise's number, if there is one.
+    /// `next` is the next exercise's number, if there is one. What to do next is said as
+    /// commands (see [`Advice::commands`]).
     pub fn summary(&self, number: u32, copy: &Path, next: Option<u32>) -> String {
+        self.summary_with(number, copy, &Advice::commands(number, next))
+    }
+
+    /// A summary as [`Outcome::summary`], with `advice` on what to do next.
+    pub fn summary_with(&self, number: u32, copy: &Path, advice: &Advice) -> String {
         let copy = copy.display();
-        let again = format!(
-            "Fix it and run `cargo run -- check {number}` again. Stuck? `cargo run -- hint \
-             {number}`."
-        );
+        let again = &advice.again;
         match self {
             Outcome::Passed { tests, models } => {
                 let models = match models {
                     Some(n) => format!(" and {n} loom model{}", plural(*n)),
                     None => String::new(),
                 };
-                let next = match next {
-                    Some(next) => format!("Next: `cargo run -- start {next}`."),
-                    None => "That was the last exercise: the pool is complete.".to_owned(),
-                };
+                let next = &advice.next;
                 format!(
                     "Exercise {number} passes: {tests} test{}{models}. Well done!\n\
                      Compare with the book's solution: `cargo run -- solution {number}`.\n{next}\n",
@@ -283,6 +283,49 @@ impl Outcome {
         }
     }
 }
+
+/// What a summary tells the reader to do next, which depends on how they checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advice {
+    /// After a failure: how to check again, and where help is.
+    pub again: String,
+    /// After a pass: how to go on.
+    pub next: String,
+}
+
+impl Advice {
+    /// For `cargo run -- check N`: the commands to type.
+    pub fn commands(number: u32, next: Option<u32>) -> Advice {
+        Advice {
+            again: format!(
+                "Fix it and run `cargo run -- check {number}` again. Stuck? `cargo run -- hint \
+                 {number}`."
+            ),
+            next: match next {
+                Some(next) => format!("Next: `cargo run -- start {next}`."),
+                None => LAST.to_owned(),
+            },
+        }
+    }
+
+    /// For `watch`: saving checks again, and keys do the rest.
+    pub fn watch(next: Option<u32>) -> Advice {
+        Advice {
+            again: "Fix it and save: every save checks again. Stuck? Press h for a hint."
+                .to_owned(),
+            next: match next {
+                Some(next) => format!(
+                    "Press n to go on to exercise {next} (it is started for you if it is not \
+                     yet), or keep editing: every save checks again."
+                ),
+                None => LAST.to_owned(),
+            },
+        }
+    }
+}
+
+/// What a pass of the last exercise says.
+const LAST: &str = "That was the last exercise: the pool is complete.";
 
 fn plural(n: usize) -> &'static str {
     if n == 1 { "" } else { "s" }

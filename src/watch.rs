@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use notify::{EventKind, RecursiveMode, Watcher};
 
-use crate::check::{Checker, Observer, Outcome, ProgressLine, Quiet};
+use crate::check::{Advice, Checker, Observer, Outcome, ProgressLine, Quiet};
 use crate::exercise::{self, Checked, Error, Exercise, Status, Workbook};
 
 /// How long the loop waits for a burst of writes (an editor's save, a formatter) to end before
@@ -205,19 +205,27 @@ impl<'w> Watch<'w> {
                     Err(_) => return Ok(self.finish(Ending::Stopped)),
                 },
             };
-            match event {
+            let handled = match event {
                 Event::Stop => return Ok(self.finish(Ending::Stopped)),
-                Event::Key(key) => {
-                    if let Some(ending) = self.key(key)? {
-                        return Ok(self.finish(ending));
-                    }
-                }
-                Event::Changed(paths) => self.changed(&paths)?,
+                Event::Key(key) => match self.key(key) {
+                    Ok(Some(ending)) => return Ok(self.finish(ending)),
+                    Ok(None) => Ok(()),
+                    Err(error) => Err(error),
+                },
+                Event::Changed(paths) => self.changed(&paths),
                 Event::WatchFailed(why) => {
-                    self.say(&format!("The file watcher reported a problem: {why}"))?;
+                    self.say(&format!("The file watcher reported a problem: {why}"))
                 }
-                Event::Checked(number, result) => self.checked(number, result)?,
-                Event::CheckedAll(result) => self.checked_all(result)?,
+                Event::Checked(number, result) => self.checked(number, result),
+                Event::CheckedAll(result) => self.checked_all(result),
+            };
+            // A hint file missing, a progress file that cannot be written: said, and the watch
+            // goes on. Only a terminal that cannot be written to ends it.
+            if let Err(error) = handled {
+                if let Err(unsaid) = self.say(&format!("error: {error}")) {
+                    self.finish(Ending::Stopped);
+                    return Err(unsaid);
+                }
             }
         }
     }
@@ -348,21 +356,10 @@ impl<'w> Watch<'w> {
             .map(|next| next.number());
         let root = format!("{}/", self.workbook.root().display());
         let summary = outcome
-            .summary(number, &self.shown_copy(), next)
+            .summary_with(number, &self.shown_copy(), &Advice::watch(next))
             .replace(&root, "");
-        self.say(&summary)?;
-        if outcome.passed() {
-            self.passed = true;
-            match next {
-                Some(next) => self.say(&format!(
-                    "Press n to go on to exercise {next} (it is started for you if it is not \
-                     yet), or keep editing: every save checks again.\n{KEYS}"
-                )),
-                None => self.say(KEYS),
-            }
-        } else {
-            self.say(&format!("Save your changes to check again.\n{KEYS}"))
-        }
+        self.passed = outcome.passed();
+        self.say(&format!("{summary}\n{KEYS}"))
     }
 
     fn checked_all(&mut self, result: Result<Vec<(u32, Outcome)>, Error>) -> Result<(), Error> {
@@ -631,5 +628,260 @@ impl<W: Write> Write for RawLines<W> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.0.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exercise::tests::fixture;
+    use std::fs;
+
+    /// Output that arrives, chunk by chunk, on a channel the test reads.
+    struct Sent(Sender<String>);
+
+    impl Write for Sent {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let _ = self.0.send(String::from_utf8_lossy(buf).into_owned());
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What the watch has printed since the last expectation.
+    struct Screen {
+        chunks: Receiver<String>,
+        text: String,
+    }
+
+    impl Screen {
+        /// Reads output until `needle` appears, and returns everything up to and including it.
+        /// The limit is a watchdog for a broken watch (a first build of the fixture takes
+        /// seconds), never a wait for something to happen.
+        fn expect(&mut self, needle: &str) -> String {
+            let limit = Instant::now() + Duration::from_secs(180);
+            loop {
+                if let Some(at) = self.text.find(needle) {
+                    let rest = self.text.split_off(at + needle.len());
+                    return std::mem::replace(&mut self.text, rest);
+                }
+                let left = limit.saturating_duration_since(Instant::now());
+                match self.chunks.recv_timeout(left) {
+                    Ok(chunk) => self.text.push_str(&chunk),
+                    Err(_) => panic!("no {needle:?} in the watch's output:\n{}", self.text),
+                }
+            }
+        }
+    }
+
+    /// Starts `watch` on exercise 3 of the fixture in a thread.
+    fn watch(
+        dir: &Path,
+        checker: Checker,
+    ) -> (Sender<Event>, Screen, JoinHandle<Result<Ending, Error>>) {
+        let workbook = Workbook::new(dir);
+        let (events, received) = mpsc::channel();
+        let (chunks, screen) = mpsc::channel();
+        let sender = events.clone();
+        let thread = thread::spawn(move || {
+            let exercise = first(&workbook, Some(3))?;
+            let out = Box::new(Sent(chunks));
+            Watch::new(&workbook, exercise, checker, sender, out, false).run(&received)
+        });
+        let screen = Screen {
+            chunks: screen,
+            text: String::new(),
+        };
+        (events, screen, thread)
+    }
+
+    fn checker(dir: &Path) -> Checker {
+        let target = dir.join("target");
+        Checker::new(target.join("exercises"), target.join("exercises-loom"))
+    }
+
+    /// One exercise from its start to a pass with `watch` alone, the keys on the way, a copy
+    /// deleted and brought back, a reset, and the move to the next exercise.
+    #[test]
+    fn an_exercise_from_start_to_pass_with_watch_alone() {
+        let dir = fixture();
+        let root = dir.path();
+        let workbook = Workbook::new(root);
+        exercise::start(&workbook, 3, false).unwrap();
+        fs::create_dir_all(root.join("chapters/ch04-more/exercise")).unwrap();
+        fs::write(
+            root.join("chapters/ch04-more/exercise/task.md"),
+            "# More\n\nMake `answer` return 3.\n",
+        )
+        .unwrap();
+        let copy = root.join("exercises/ch03-add");
+        let (events, mut screen, thread) = watch(root, checker(root));
+
+        screen.expect("Watching exercise 3 (exercises/ch03-add): it is checked again");
+        let failed = screen.expect("Press h for a hint.");
+        assert!(failed.contains("1 of 1 tests fails"), "{failed}");
+        assert!(failed.contains("stage 3"), "{failed}");
+        let record = |number| {
+            workbook
+                .progress()
+                .unwrap()
+                .record(&workbook.exercise(number).unwrap())
+        };
+        assert_eq!(record(3).checked, Some(Checked::Failing));
+
+        events.send(Event::Key('h')).unwrap();
+        let hint = screen.expect("Another: press h.");
+        assert!(
+            hint.contains("(hint 1 of 2)\n\nLook at `answer`."),
+            "{hint}"
+        );
+        // `n` does nothing before a pass but show the keys.
+        events.send(Event::Key('n')).unwrap();
+        screen.expect(KEYS);
+
+        // The reader saves the fix: the watch checks again, by itself.
+        fs::write(
+            copy.join("src/lib.rs"),
+            "pub fn answer() -> u32 {\n    2\n}\n",
+        )
+        .unwrap();
+        let passed = screen.expect("Press n to go on to exercise 4");
+        assert!(
+            passed.contains("Exercise 3 passes: 1 test. Well done!"),
+            "{passed}"
+        );
+        assert_eq!(record(3).checked, Some(Checked::Passing));
+
+        // Deleted (moved away), then back.
+        let away = root.join("away");
+        fs::rename(&copy, &away).unwrap();
+        screen.expect("Your copy exercises/ch03-add is gone. Waiting for it to come back");
+        fs::rename(&away, &copy).unwrap();
+        screen.expect("Your copy is back.");
+        screen.expect("Exercise 3 passes");
+
+        // A reset asks first; any key but y keeps the copy.
+        events.send(Event::Key('x')).unwrap();
+        screen.expect("y: reset · any other key: keep it");
+        events.send(Event::Key('k')).unwrap();
+        screen.expect("Kept your copy as it is.");
+        events.send(Event::Key('x')).unwrap();
+        screen.expect("keep it");
+        events.send(Event::Key('y')).unwrap();
+        screen.expect("your copy is now exercises/ch03-add.old-1");
+        screen.expect("is not done yet");
+        assert!(
+            fs::read_to_string(copy.join("src/lib.rs"))
+                .unwrap()
+                .contains("    1\n")
+        );
+        assert!(
+            fs::read_to_string(root.join("exercises/ch03-add.old-1/src/lib.rs"))
+                .unwrap()
+                .contains("    2\n")
+        );
+
+        fs::write(
+            copy.join("src/lib.rs"),
+            "pub fn answer() -> u32 {\n    2\n}\n",
+        )
+        .unwrap();
+        screen.expect("Exercise 3 passes");
+        events.send(Event::Key('n')).unwrap();
+        let next = screen.expect("Watching exercise 4 (exercises/ch04-more).");
+        assert!(
+            next.contains("Exercise 4: More\n\nMake `answer` return 3."),
+            "{next}"
+        );
+        screen.expect("Exercise 4 is not done yet");
+        screen.expect(KEYS);
+        assert!(root.join("exercises/ch04-more/src/lib.rs").is_file());
+
+        events.send(Event::Key('l')).unwrap();
+        let list = screen.expect(" More");
+        assert!(list.contains(" 3  passing      Add one"), "{list}");
+        assert!(list.contains(" 4  failing      More"), "{list}");
+
+        events.send(Event::Key('q')).unwrap();
+        assert_eq!(thread.join().unwrap().unwrap(), Ending::Quit);
+    }
+
+    /// Ctrl-C during a check that would never end: the watch stops it, and everything it
+    /// started, and leaves the copy as it was.
+    #[cfg(unix)]
+    #[test]
+    fn a_stop_ends_the_watch_and_the_check_and_leaves_the_copy() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = fixture();
+        let root = dir.path();
+        let workbook = Workbook::new(root);
+        exercise::start(&workbook, 3, false).unwrap();
+        let before = fs::read(root.join("exercises/ch03-add/src/lib.rs")).unwrap();
+        let cargo = root.join("fake-cargo");
+        let started = root.join("started");
+        fs::write(
+            &cargo,
+            format!(
+                "#!/bin/sh\ntouch {}\nsleep 600 &\nwait\n",
+                started.display()
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(&cargo, fs::Permissions::from_mode(0o755)).unwrap();
+        let (events, mut screen, thread) = watch(root, checker(root).cargo(&cargo));
+        screen.expect("Watching exercise 3");
+        events.send(Event::Stop).unwrap();
+        assert_eq!(thread.join().unwrap().unwrap(), Ending::Stopped);
+        assert_eq!(
+            fs::read(root.join("exercises/ch03-add/src/lib.rs")).unwrap(),
+            before
+        );
+        // Not checked, so nothing recorded.
+        let record = workbook
+            .progress()
+            .unwrap()
+            .record(&workbook.exercise(3).unwrap());
+        assert_eq!(record.checked, None);
+    }
+
+    #[test]
+    fn watch_starts_with_a_started_exercise_or_says_how_to_start_one() {
+        let dir = fixture();
+        let workbook = Workbook::new(dir.path());
+        let error = first(&workbook, None).unwrap_err().to_string();
+        assert!(
+            error.contains("start it with `cargo run -- start 3`"),
+            "{error}"
+        );
+        let error = first(&workbook, Some(4)).unwrap_err().to_string();
+        assert!(error.contains("`cargo run -- start 4`"), "{error}");
+        exercise::start(&workbook, 3, false).unwrap();
+        assert_eq!(first(&workbook, None).unwrap().number(), 3);
+    }
+
+    #[test]
+    fn only_sources_and_manifests_are_worth_a_check() {
+        let copy = Path::new("/w/exercises/ch03-add");
+        for (path, worth) in [
+            ("/w/exercises/ch03-add/src/lib.rs", true),
+            ("/w/exercises/ch03-add/Cargo.toml", true),
+            ("/w/exercises/ch03-add/src/.lib.rs.swp", false),
+            ("/w/exercises/ch03-add/src/lib.rs~", false),
+            ("/w/exercises/ch03-add/src/4913", false),
+            ("/w/exercises/ch03-add/.git/index.toml", false),
+            ("/w/exercises/progress.json", false),
+            ("/w/exercises/ch04-more/src/lib.rs", false),
+        ] {
+            assert_eq!(worth_a_check(copy, Path::new(path)), worth, "{path}");
+        }
+    }
+
+    #[test]
+    fn raw_lines_return_to_the_start_of_each_line() {
+        let mut out = RawLines(Vec::new());
+        write!(out, "one\ntwo\n\nthree").unwrap();
+        assert_eq!(out.0, b"one\r\ntwo\r\n\r\nthree");
     }
 }

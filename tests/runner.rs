@@ -446,3 +446,185 @@ fn the_exercise_commands_fail_clearly() {
     );
     assert!(!workbook.join("exercises/ch04-more").exists());
 }
+
+#[test]
+fn reset_moves_copies_aside_and_reset_all_asks_first() {
+    let dir = fixture_workbook();
+    let workbook = dir.path();
+    let (ok, _, stderr) = exercise_command(workbook, &["reset", "3"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("start it with `cargo run -- start 3`"),
+        "{stderr}"
+    );
+    let (ok, said, _) = exercise_command(workbook, &["reset", "--all"]);
+    assert!(ok);
+    assert_eq!(
+        said,
+        "No exercise has been started, so there is nothing to reset.\n"
+    );
+
+    exercise_command(workbook, &["start", "3"]);
+    let lib = workbook.join("exercises/ch03-add/src/lib.rs");
+    std::fs::write(&lib, "// my work\n").expect("edit the copy");
+    let (ok, said, stderr) = exercise_command(workbook, &["reset", "3"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        said,
+        "Exercise 3 is back to its starting code in exercises/ch03-add.\nYour copy was moved to \
+         exercises/ch03-add.old-1.\n"
+    );
+    let kept = workbook.join("exercises/ch03-add.old-1/src/lib.rs");
+    assert_eq!(
+        std::fs::read_to_string(&kept).expect("kept"),
+        "// my work\n"
+    );
+
+    // No answer (stdin is empty) is no.
+    let (ok, _, stderr) = exercise_command(workbook, &["reset", "--all"]);
+    assert!(!ok);
+    assert!(
+        stderr.starts_with("Reset exercise 3 to the starting code?"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nothing was changed"), "{stderr}");
+    assert!(!workbook.join("exercises/ch03-add.old-2").exists());
+    let (ok, _, stderr) = exercise_command(workbook, &["reset", "--all", "--yes"]);
+    assert!(ok, "{stderr}");
+    assert!(workbook.join("exercises/ch03-add.old-2").is_dir());
+    let (ok, _, stderr) = exercise_command(workbook, &["reset", "3", "--yes"]);
+    assert!(!ok);
+    assert!(stderr.contains("cannot be used with '--yes'"), "{stderr}");
+}
+
+#[test]
+fn a_broken_progress_file_is_reported_and_rebuilt() {
+    let dir = fixture_workbook();
+    let workbook = dir.path();
+    exercise_command(workbook, &["start", "3"]);
+    let progress = workbook.join("exercises/progress.json");
+    std::fs::write(&progress, "{ \"exercises\": ").expect("break the file");
+    let (ok, list, stderr) = exercise_command(workbook, &["list"]);
+    assert!(ok, "{stderr}");
+    assert!(list.contains(" 3  started      Add one"), "{list}");
+    assert!(
+        stderr.starts_with(
+            "note: the progress file exercises/progress.json is not a valid progress file"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("kept as exercises/progress.json.broken-1."),
+        "{stderr}"
+    );
+    // Repaired once: the next command says nothing.
+    let (ok, _, stderr) = exercise_command(workbook, &["list"]);
+    assert!(ok);
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn watch_needs_a_started_exercise_and_a_terminal() {
+    let dir = fixture_workbook();
+    let workbook = dir.path();
+    let (ok, _, stderr) = exercise_command(workbook, &["watch"]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("start it with `cargo run -- start 3`"),
+        "{stderr}"
+    );
+    exercise_command(workbook, &["start", "3"]);
+    let (ok, _, stderr) = exercise_command(workbook, &["watch", "3"]);
+    assert!(!ok);
+    assert_eq!(
+        stderr,
+        "error: watch reads single keys from a terminal, and its input is not one. Run it in a \
+         terminal, or check once with `cargo run -- check 3`\n"
+    );
+}
+
+/// `watch` in a real terminal: util-linux's `script` gives it a pseudo-terminal, and the keys
+/// are written to `script`'s input once the watch has shown what it is waiting on.
+#[cfg(target_os = "linux")]
+#[test]
+fn watch_takes_single_keys_in_a_terminal_and_stops_on_ctrl_c() {
+    use std::io::{Read, Write};
+
+    let dir = fixture_workbook();
+    let workbook = dir.path();
+    exercise_command(workbook, &["start", "3"]);
+    let run = |keys: &[(&str, &str)]| -> (bool, String) {
+        let command = format!(
+            "{} watch 3 --workbook {}",
+            env!("CARGO_BIN_EXE_poolbook"),
+            workbook.display()
+        );
+        let mut child = Command::new("script")
+            .args([
+                "--quiet",
+                "--flush",
+                "--return",
+                "--command",
+                &command,
+                "/dev/null",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("run script (util-linux)");
+        let mut stdout = child.stdout.take().expect("stdout");
+        let (chunks, received) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            let mut buffer = [0; 4096];
+            while let Ok(n) = stdout.read(&mut buffer) {
+                if n == 0 || chunks.send(buffer[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stdin = child.stdin.take().expect("stdin");
+        let mut seen = String::new();
+        for (wait_for, key) in keys {
+            // A watchdog for a broken watch, not a wait for time to pass.
+            let limit = std::time::Instant::now() + Duration::from_secs(120);
+            while !seen.contains(wait_for) {
+                let left = limit.saturating_duration_since(std::time::Instant::now());
+                match received.recv_timeout(left) {
+                    Ok(chunk) => seen.push_str(&String::from_utf8_lossy(&chunk).replace('\r', "")),
+                    Err(_) => {
+                        let _ = child.kill();
+                        panic!("no {wait_for:?} from watch:\n{seen}");
+                    }
+                }
+            }
+            stdin.write_all(key.as_bytes()).expect("type a key");
+            stdin.flush().expect("flush");
+        }
+        let status = child.wait().expect("wait for script");
+        reader.join().expect("the reader");
+        while let Ok(chunk) = received.try_recv() {
+            seen.push_str(&String::from_utf8_lossy(&chunk).replace('\r', ""));
+        }
+        (status.success(), seen)
+    };
+
+    let (ok, seen) = run(&[("Exercise 3 passes", "l"), ("Add one", "q")]);
+    assert!(ok, "{seen}");
+    assert!(
+        seen.contains("Watching exercise 3 (exercises/ch03-add)"),
+        "{seen}"
+    );
+    assert!(
+        seen.contains(" 3  passing      Add one\n"),
+        "lines end in \\r\\n: {seen}"
+    );
+
+    // Ctrl-C reaches the watch as a key in raw mode: it stops, with a failing status.
+    let (ok, seen) = run(&[("Exercise 3 passes", "\u{3}")]);
+    assert!(!ok, "{seen}");
+    assert!(
+        seen.contains("interrupted; your code was not touched"),
+        "{seen}"
+    );
+}
