@@ -221,11 +221,11 @@ impl<'w> Watch<'w> {
             };
             // A hint file missing, a progress file that cannot be written: said, and the watch
             // goes on. Only a terminal that cannot be written to ends it.
-            if let Err(error) = handled {
-                if let Err(unsaid) = self.say(&format!("error: {error}")) {
-                    self.finish(Ending::Stopped);
-                    return Err(unsaid);
-                }
+            if let Err(error) = handled
+                && let Err(unsaid) = self.say(&format!("error: {error}"))
+            {
+                self.finish(Ending::Stopped);
+                return Err(unsaid);
             }
         }
     }
