@@ -4,7 +4,8 @@
 //! It checks what a reader would notice and no other test can: every page of `SUMMARY.md` loads
 //! with no failed request and no console error; the search box finds a word from a late chapter
 //! and its result opens that chapter; a chapter with a started exercise shows its status and
-//! follows it as it changes; the table of contents ticks a passing chapter. One screenshot per
+//! follows it as it changes; the table of contents ticks a passing chapter; a page read as the
+//! published book is (not from loopback) asks for no progress and shows none. One screenshot per
 //! page is saved in a temporary folder, whose path the test prints.
 //!
 //! Chromium must be installed (`apt-get install chromium` on Debian; `.ci/run` installs it).
@@ -31,6 +32,10 @@ use served::Runner;
 /// How long an element may take to appear: a watchdog for a broken page, not a wait for time
 /// to pass (a page of the book loads in milliseconds).
 const ELEMENT_WATCHDOG: Duration = Duration::from_secs(20);
+
+/// The host name the test gives the runner's address to, to see the book as a published copy
+/// (a name that is not loopback) is seen. `.example` is reserved: it never names a real host.
+const PUBLISHED: &str = "poolbook.example";
 
 /// What went wrong in the browser, as it happened: failed requests and console errors.
 #[derive(Debug, Default)]
@@ -86,12 +91,15 @@ fn summary_pages() -> Vec<String> {
 
 fn browser(path: PathBuf) -> Browser {
     // Without these, Chromium calls home at start-up, which a closed network refuses noisily.
-    let quiet = [
+    let args = [
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
         "--disable-quic",
         "--no-first-run",
+        // A name that is not loopback for the same server: the book as a reader of the
+        // published copy gets it, from an address the runner is not at.
+        &format!("--host-resolver-rules=MAP {PUBLISHED} 127.0.0.1"),
     ];
     let options = LaunchOptions::default_builder()
         .path(Some(path))
@@ -100,7 +108,7 @@ fn browser(path: PathBuf) -> Browser {
         .sandbox(false)
         .window_size(Some((1280, 900)))
         .idle_browser_timeout(Duration::from_secs(300))
-        .args(quiet.iter().map(OsStr::new).collect())
+        .args(args.iter().map(OsStr::new).collect())
         .build()
         .expect("launch options");
     Browser::new(options).expect("start Chromium")
@@ -314,6 +322,35 @@ fn the_served_book_works_in_a_real_browser() {
         tab.find_element("#poolbook-progress").is_err(),
         "no exercise, no badge"
     );
+
+    // The same page under a name that is not loopback, as the published book is read: the
+    // script does not ask for progress, so there is no badge and no failed request, although
+    // this server could answer.
+    open(
+        &tab,
+        &trouble,
+        &format!(
+            "http://{PUBLISHED}:{}/ch07-panic-isolation.html",
+            addr.port()
+        ),
+    );
+    let asked = tab
+        .evaluate(
+            "performance.getEntriesByType('resource').some(e => e.name.includes('progress.json'))",
+            false,
+        )
+        .expect("the page's resources")
+        .value;
+    assert_eq!(
+        asked,
+        Some(serde_json::Value::Bool(false)),
+        "a published page asked for progress"
+    );
+    assert!(
+        tab.find_element("#poolbook-progress").is_err(),
+        "a published page has a badge"
+    );
+    open(&tab, &trouble, &format!("{base}introduction.html"));
 
     // The search box finds a word of a late chapter, and its result opens that chapter.
     let word = "reserve";
