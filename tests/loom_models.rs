@@ -31,6 +31,7 @@ const MODELLED: [&str; 15] = [
     "ch16-shutdown",
     "ch17-shutdown-now",
     "ch18-fewer-wakeups",
+    "ch22-back-pressure",
 ];
 
 /// The files that make up a pool, from stage 13 on.
