@@ -25,6 +25,13 @@ use poolbook_http::signals::stop_on_signals;
 /// The port the book is served on unless `--port` says otherwise.
 const DEFAULT_PORT: u16 = 7878;
 
+/// The listen backlog: connections the kernel completes and holds until the server accepts
+/// them. The serving stage stops accepting while its waiting room is full (back-pressure, stage
+/// 22), so this is where a burst waits; std's default of 128 would have the kernel drop the
+/// handshakes of a thousand readers at once, to be retried a second later. Linux caps it at
+/// `net.core.somaxconn` (4,096 since Linux 5.4).
+const BACKLOG: u32 = 4096;
+
 /// Builds the poolbook workbook and serves it on 127.0.0.1, and runs its exercises.
 ///
 /// Without a command, runs `serve`: `poolbook --port 0` is `poolbook serve --port 0`.
@@ -385,7 +392,7 @@ fn solution(workbook: &Workbook, number: u32) -> Result<(), Box<dyn Error>> {
 
 fn bind(port: u16) -> Result<TcpListener, String> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
-    TcpListener::bind(addr).map_err(|e| {
+    poolbook_http::listener::bind(addr, BACKLOG).map_err(|e| {
         let hint = if e.kind() == io::ErrorKind::AddrInUse {
             // Another runner, or a chapter's server started with `--port 7878`, may hold it.
             "; is another server running there? Stop it, or choose another port with \

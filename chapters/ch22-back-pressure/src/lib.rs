@@ -147,12 +147,14 @@ where
     H: Fn(&Request) -> Response + Send + Sync + 'static,
 {
     let handler = Arc::new(handler);
+    // ANCHOR: patience-pool
     let pool = ThreadPool::builder()
         .threads(config.capacity.workers)
         .name_prefix("http-worker")
         .capacity(config.capacity.waiting)
         .policy(Policy::BlockFor(config.patience))
         .build()?;
+    // ANCHOR_END: patience-pool
     // A refused client is still read and answered, which takes time a slow client controls: a
     // second, one-thread pool does it, so that the accept loop itself never waits on a client.
     let refusals = ThreadPool::builder()
