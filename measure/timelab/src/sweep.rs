@@ -626,9 +626,9 @@ fn resident_kib(pid: u32) -> Option<u64> {
 // ---------------------------------------------------------------------------------------------
 // The HTTP sweep.
 
-/// The HTTP servers compared: the thread-per-connection stage as the baseline, and the final
-/// stage as it ships and with a queue as deep as the largest load, so that what it refuses and
-/// what it serves can be told apart.
+/// The HTTP servers compared: the thread-per-connection stage as the baseline; stage 21 as it
+/// ships and with a queue as deep as the largest load, so that what it refuses and what it serves
+/// can be told apart; and stage 22, which waits for room instead of refusing, as it ships.
 fn http_servers() -> Vec<HttpServer> {
     let server = |name: &str, description: &str, package: &str, args: &[&str]| HttpServer {
         name: name.to_owned(),
@@ -637,6 +637,7 @@ fn http_servers() -> Vec<HttpServer> {
         args: args.iter().map(|&arg| arg.to_owned()).collect(),
     };
     let defaults = ch21_hardened::Capacity::default();
+    let patient = ch22_back_pressure::Config::default();
     vec![
         server(
             "stage 2",
@@ -658,6 +659,17 @@ fn http_servers() -> Vec<HttpServer> {
             &format!("{} workers, 1,024 waiting", defaults.workers),
             "ch21-hardened",
             &["--waiting", "1024"],
+        ),
+        server(
+            "stage 22",
+            &format!(
+                "back-pressure as it ships: {} workers, {} waiting, {} ms of patience",
+                patient.capacity.workers,
+                patient.capacity.waiting,
+                patient.patience.as_millis()
+            ),
+            "ch22-back-pressure",
+            &[],
         ),
     ]
 }

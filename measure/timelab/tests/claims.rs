@@ -260,7 +260,10 @@ fn the_http_sweep_bears_out_what_chapter_11s_queue_does_under_wrk() {
     let chapter = Chapter::read("lab-time.md");
     let sweep: HttpSweep = data(HTTP_FILE);
     let names: Vec<&str> = sweep.servers.iter().map(|s| s.name.as_str()).collect();
-    assert_eq!(names, ["stage 2", "stage 21", "stage 21, deep queue"]);
+    assert_eq!(
+        names,
+        ["stage 2", "stage 21", "stage 21, deep queue", "stage 22"]
+    );
 
     chapter.says("The servers are stage 2 (a thread per connection, the baseline) and stage 21 as it ships, with 4 workers and 64 waiting places.");
     assert_eq!(sweep.servers[0].package, "ch02-thread-per-request");
@@ -320,6 +323,64 @@ fn the_http_sweep_bears_out_what_chapter_11s_queue_does_under_wrk() {
     {
         assert_eq!(run.result.non_2xx, 0, "{run:?}");
     }
+
+    chapter.says("Stage 22 is stage 21 with back-pressure at the door (chapter 22), as it ships: the same 4 workers and 64 places, and 100 ms of patience.");
+    assert_eq!(sweep.servers[3].package, "ch22-back-pressure");
+    assert!(sweep.servers[3].args.is_empty(), "as it ships");
+    let patient = ch22_back_pressure::Config::default();
+    assert_eq!(
+        (patient.capacity.workers, patient.capacity.waiting),
+        (4, 64)
+    );
+    assert_eq!(patient.patience.as_millis(), 100);
+
+    chapter.says("Stage 22 serves every request at every load");
+    let stage_22: Vec<&HttpRun> = sweep
+        .runs
+        .iter()
+        .filter(|run| run.server == "stage 22")
+        .collect();
+    assert_eq!(stage_22.len(), 3, "10, 100 and 1,000 connections");
+    for run in &stage_22 {
+        assert_eq!(run.result.non_2xx, 0, "{run:?}");
+    }
+
+    chapter.says("At a thousand connections it serves over one and a half times as many requests per second as stage 2, with a lower 99th-percentile latency, and about as many as stage 21 with the deep queue.");
+    let patient = http_run(&sweep, "stage 22", 1000).result;
+    let baseline = http_run(&sweep, "stage 2", 1000).result;
+    let deep = http_run(&sweep, "stage 21, deep queue", 1000).result;
+    assert!(patient.ok_per_s() > 1.5 * baseline.ok_per_s());
+    assert!(patient.latency.p99_us < baseline.latency.p99_us);
+    let to_deep = patient.ok_per_s() / deep.ok_per_s();
+    assert!(
+        (0.9..=1.1).contains(&to_deep),
+        "{to_deep:.2} of the deep queue's"
+    );
+
+    chapter.says("a deep queue holds every waiting connection open in the server, one descriptor each, while stage 22 holds a few dozen and leaves the rest to the kernel.");
+    let descriptors = |server| {
+        http_run(&sweep, server, 1000)
+            .server_usage
+            .peak_descriptors
+            .expect("the server's descriptors were sampled")
+    };
+    assert!(descriptors("stage 21, deep queue") >= 1000);
+    assert!(descriptors("stage 22") < 100, "{}", descriptors("stage 22"));
+
+    // Chapter 22 says the same of its own stage, and starts from stage 21's refusals.
+    let chapter = Chapter::read("ch22-back-pressure.md");
+    chapter.says("at a hundred connections the server as it ships answers about a fifth of the requests with `503`, and at a thousand it refuses far more than it serves, fewer served than stage 2's thread per connection manages.");
+    let hundred = http_run(&sweep, "stage 21", 100).result;
+    let refused = hundred.non_2xx as f64 / hundred.requests as f64;
+    assert!((0.15..0.25).contains(&refused), "{refused:.2} refused");
+    chapter.says("stage 22 answers every request with `200` at every load, where stage 21 refused, and at a thousand connections it serves over one and a half times as many requests per second as stage 2, with a lower 99th-percentile latency.");
+    chapter.says("It serves about as many as stage 21 with a waiting room of 1,024, while holding a few dozen descriptors where that one holds over a thousand");
+    assert!(
+        sweep
+            .runs
+            .iter()
+            .any(|run| run.server == "stage 21" && run.result.non_2xx > 0)
+    );
 }
 
 #[test]
