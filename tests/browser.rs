@@ -190,39 +190,44 @@ fn listen(tab: &Tab, trouble: &Arc<Mutex<Trouble>>) {
     .expect("listen to the tab");
 }
 
-/// Opens `url` and waits for the page's content to be there; problems seen from now on are
-/// reported as this page's.
+/// Opens `url` and waits for its `load` event, which comes once every script, style sheet and
+/// image of the page has loaded (or failed); problems seen from now on are reported as this
+/// page's. Not `wait_until_navigated`, which waits for the network to have been quiet for half a
+/// second, a second and a half a page here, for nothing this test needs.
 fn open(tab: &Tab, trouble: &Mutex<Trouble>, url: &str) {
     trouble.lock().expect("the trouble log").page = url.to_owned();
     tab.navigate_to(url)
-        .and_then(|tab| tab.wait_until_navigated())
         .unwrap_or_else(|e| panic!("open {url}: {e}"));
-    tab.wait_for_element("#mdbook-content main")
-        .unwrap_or_else(|e| panic!("{url} has no content: {e}"));
+    let loaded = format!(
+        "location.href === {} && document.readyState === 'complete' \
+         && !!document.querySelector('#mdbook-content main')",
+        serde_json::Value::String(url.to_owned())
+    );
+    wait_for(tab, &loaded, &format!("{url} loads"));
 }
 
 /// Waits until `script` (an expression) is true in the page: the page's own scripts work
 /// asynchronously (the progress badge, the search results). A watchdog, not a wait for time.
 fn wait_for(tab: &Tab, script: &str, what: &str) {
     let limit = Instant::now() + ELEMENT_WATCHDOG;
+    let mut last_error = None;
     loop {
-        let value = tab
-            .evaluate(script, false)
-            .unwrap_or_else(|e| panic!("evaluate {script}: {e}"))
-            .value;
-        if value == Some(serde_json::Value::Bool(true)) {
-            return;
+        // While a page is being replaced, there may be no document to ask: an error then means
+        // "not yet", and only the watchdog decides when it has gone on too long.
+        match tab.evaluate(script, false) {
+            Ok(result) if result.value == Some(serde_json::Value::Bool(true)) => return,
+            Ok(_) => {}
+            Err(error) => last_error = Some(error.to_string()),
         }
         assert!(
             Instant::now() < limit,
-            "{what}: still not so after {ELEMENT_WATCHDOG:?}"
+            "{what}: still not so after {ELEMENT_WATCHDOG:?} (last error: {last_error:?})"
         );
         // Ask the page to run its tasks before asking again; no fixed sleep.
-        tab.evaluate(
+        let _ = tab.evaluate(
             "new Promise(resolve => requestAnimationFrame(() => resolve(true)))",
             true,
-        )
-        .expect("a frame");
+        );
     }
 }
 
