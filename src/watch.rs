@@ -230,12 +230,9 @@ impl<'w> Watch<'w> {
         }
     }
 
-    /// Stops a running check (killing Cargo and its tests) and waits for it.
+    /// Stops a running check, then ends the watch with `ending`.
     fn finish(&mut self, ending: Ending) -> Ending {
-        if let Some(running) = self.running.take() {
-            running.interrupt.store(true, Ordering::Relaxed);
-            let _ = running.thread.join();
-        }
+        self.stop_running();
         let _ = self.out.flush();
         ending
     }
@@ -272,18 +269,36 @@ impl<'w> Watch<'w> {
         }
         self.again = false;
         self.passed = false;
-        let interrupt = Arc::new(AtomicBool::new(false));
-        let checker = self.checker.clone().interrupt_on(Arc::clone(&interrupt));
         let copy = self.copy();
         let number = self.exercise.number();
         let loom = self.exercise.has_loom_models();
+        self.in_background(move |checker, observer| {
+            Event::Checked(number, checker.check(&copy, loom, observer))
+        });
+    }
+
+    /// Runs `work` in a thread of its own, with a checker that stops when the watch stops it and
+    /// an observer for the terminal, and sends the event it returns to the loop.
+    fn in_background(
+        &mut self,
+        work: impl FnOnce(&Checker, &mut dyn Observer) -> Event + Send + 'static,
+    ) {
+        let interrupt = Arc::new(AtomicBool::new(false));
+        let checker = self.checker.clone().interrupt_on(Arc::clone(&interrupt));
         let mut observer = self.observer();
         let events = self.events.clone();
         let thread = thread::spawn(move || {
-            let result = checker.check(&copy, loom, &mut *observer);
-            let _ = events.send(Event::Checked(number, result));
+            let _ = events.send(work(&checker, &mut *observer));
         });
         self.running = Some(Running { interrupt, thread });
+    }
+
+    /// Stops a running check, killing Cargo and its tests, and waits for it.
+    fn stop_running(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.interrupt.store(true, Ordering::Relaxed);
+            let _ = running.thread.join();
+        }
     }
 
     /// Checks every started exercise in turn (the `c` key).
@@ -300,26 +315,21 @@ impl<'w> Watch<'w> {
                 .collect::<Vec<_>>()
                 .join(", ")
         ))?;
-        let interrupt = Arc::new(AtomicBool::new(false));
-        let checker = self.checker.clone().interrupt_on(Arc::clone(&interrupt));
         let copies: Vec<(u32, PathBuf, bool)> = started
             .iter()
             .map(|e| (e.number(), self.workbook.copy_dir(e), e.has_loom_models()))
             .collect();
-        let mut observer = self.observer();
-        let events = self.events.clone();
-        let thread = thread::spawn(move || {
+        self.in_background(move |checker, observer| {
             let result = copies
                 .into_iter()
                 .map(|(number, copy, loom)| {
                     checker
-                        .check(&copy, loom, &mut *observer)
+                        .check(&copy, loom, observer)
                         .map(|outcome| (number, outcome))
                 })
                 .collect();
-            let _ = events.send(Event::CheckedAll(result));
+            Event::CheckedAll(result)
         });
-        self.running = Some(Running { interrupt, thread });
         Ok(())
     }
 
@@ -461,10 +471,7 @@ impl<'w> Watch<'w> {
             (Question::Reset, 'y' | 'Y') => {
                 let number = self.exercise.number();
                 // A check reading files that are being moved would report nonsense.
-                if let Some(running) = self.running.take() {
-                    running.interrupt.store(true, Ordering::Relaxed);
-                    let _ = running.thread.join();
-                }
+                self.stop_running();
                 let reset = exercise::reset(self.workbook, number)?;
                 let aside = reset
                     .moved_aside

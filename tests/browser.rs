@@ -231,6 +231,14 @@ fn wait_for(tab: &Tab, script: &str, what: &str) {
     }
 }
 
+/// Saves what `tab` shows, as a PNG, at `path`.
+fn screenshot(tab: &Tab, path: &Path) {
+    let png = tab
+        .capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)
+        .expect("a screenshot");
+    fs::write(path, png).unwrap_or_else(|e| panic!("save {}: {e}", path.display()));
+}
+
 fn text_of(tab: &Tab, selector: &str) -> String {
     tab.wait_for_element_with_custom_timeout(selector, ELEMENT_WATCHDOG)
         .and_then(|element| element.get_inner_text())
@@ -276,10 +284,7 @@ fn the_served_book_works_in_a_real_browser() {
         open(&tab, &trouble, &format!("{base}{page}"));
         let title = text_of(&tab, "#mdbook-content main h1");
         assert!(!title.trim().is_empty(), "{page} has an empty title");
-        let png = tab
-            .capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)
-            .expect("a screenshot");
-        fs::write(shots.join(page.replace(".html", ".png")), png).expect("save a screenshot");
+        screenshot(&tab, &shots.join(page.replace(".html", ".png")));
     }
 
     // A chapter with an exercise shows its status and the command to go on with, and follows
@@ -313,10 +318,7 @@ fn the_served_book_works_in_a_real_browser() {
         text_of(&tab, "#poolbook-progress"),
         "Exercise 7: Passing. Go on with cargo run -- solution 7"
     );
-    let png = tab
-        .capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)
-        .expect("a screenshot");
-    fs::write(shots.join("progress-badge.png"), png).expect("save a screenshot");
+    screenshot(&tab, &shots.join("progress-badge.png"));
     open(&tab, &trouble, &format!("{base}introduction.html"));
     wait_for(
         &tab,
@@ -382,10 +384,7 @@ fn the_served_book_works_in_a_real_browser() {
         ),
         "the search results link to chapter 21",
     );
-    let png = tab
-        .capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)
-        .expect("a screenshot");
-    fs::write(shots.join("search.png"), png).expect("save a screenshot");
+    screenshot(&tab, &shots.join("search.png"));
     tab.find_element(&result)
         .and_then(|link| link.click().map(|_| ()))
         .expect("click the result");

@@ -6,6 +6,21 @@ use std::time::{Duration, Instant};
 use ch23_time_waited::pool::{Policy, ThreadPool, Waited};
 use poolbook_testkit::WATCHDOG;
 
+/// Gives `pool`'s only worker a job that holds it until the returned sender sends, and waits
+/// until the worker runs it.
+fn hold_the_worker(pool: &ThreadPool) -> mpsc::Sender<()> {
+    let (release, held) = mpsc::channel::<()>();
+    let (started, running) = mpsc::channel();
+    pool.execute(move || {
+        started.send(()).expect("the test waits");
+        let _ = held.recv();
+    })
+    .map_err(|_| "refused")
+    .expect("taken");
+    running.recv_timeout(WATCHDOG).expect("the worker runs it");
+    release
+}
+
 // ANCHOR: histogram
 /// Each wait goes to the bucket of its bit length in microseconds, and a percentile is the upper
 /// end of the bucket where it is reached: never below the true figure, at most twice it.
@@ -54,16 +69,7 @@ fn every_job_a_worker_takes_is_counted_once() {
         .policy(Policy::CallerRuns)
         .build()
         .expect("a pool");
-    let (release, held) = mpsc::channel::<()>();
-    let (started, running) = mpsc::channel();
-    callers
-        .execute(move || {
-            started.send(()).expect("the test waits");
-            let _ = held.recv();
-        })
-        .map_err(|_| "refused")
-        .expect("taken");
-    running.recv_timeout(WATCHDOG).expect("the worker runs it");
+    let release = hold_the_worker(&callers);
     callers
         .execute(|| {})
         .map_err(|_| "refused")
@@ -85,15 +91,7 @@ fn every_job_a_worker_takes_is_counted_once() {
 #[test]
 fn a_job_behind_a_held_worker_waits_until_it_is_let_go() {
     let pool = ThreadPool::builder().threads(1).build().expect("a pool");
-    let (release, held) = mpsc::channel::<()>();
-    let (started, running) = mpsc::channel();
-    pool.execute(move || {
-        started.send(()).expect("the test waits");
-        let _ = held.recv();
-    })
-    .map_err(|_| "refused")
-    .expect("taken");
-    running.recv_timeout(WATCHDOG).expect("the worker runs it");
+    let release = hold_the_worker(&pool);
     pool.execute(|| {}).map_err(|_| "refused").expect("queued");
     let queued = Instant::now();
     // Two clock readings apart: whatever the clock's resolution, the floor is not zero.
