@@ -15,7 +15,7 @@ use crate::progress;
 
 // The server stage that serves the book. When a later chapter's stage exists, point this line at
 // it: a stage is any crate with `serve(incoming, handler)` that returns when `incoming` ends.
-use ch23_time_waited as stage;
+use ch24_shedding as stage;
 
 /// A static-file server on a listener, ready to run and stoppable from another thread.
 pub struct Server<'l> {

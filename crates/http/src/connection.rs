@@ -80,10 +80,10 @@ where
     if let Err(e) = set_timeouts(&stream, config) {
         return Outcome::WriteFailed(e);
     }
-    let reading = Deadline::after(&stream, config.request_timeout);
+    let reading = Deadline::after(&stream, config.request_timeout, config.read_timeout);
     let request = read_request(&mut BufReader::new(reading), &config.limits);
     // The response's clock starts once there is something to write, not while the handler runs.
-    let writing = || Deadline::after(&stream, config.response_timeout);
+    let writing = || Deadline::after(&stream, config.response_timeout, config.write_timeout);
     match request {
         Ok(request) => {
             let response = handler(&request);
@@ -132,28 +132,31 @@ struct Deadline<'s> {
     stream: &'s TcpStream,
     /// The instant by which every call must be done, if there is one.
     end: Option<Instant>,
-    /// The per-call timeout the stream had, restored to at most this.
-    per_call: Option<Duration>,
+    /// The socket's own timeout per call, which no call exceeds.
+    per_call: Duration,
+    /// The timeout the socket has now. A call changes it (one more system call) only when the
+    /// deadline is nearer than the timeout per call, so a prompt client costs none.
+    current: Duration,
 }
 
 impl<'s> Deadline<'s> {
-    /// A deadline `within` from now, or none (the socket's own timeouts only).
-    fn after(stream: &'s TcpStream, within: Option<Duration>) -> Deadline<'s> {
+    /// A deadline `within` from now, or none (the socket's own timeouts only), on a stream whose
+    /// timeout per call is `per_call`.
+    fn after(stream: &'s TcpStream, within: Option<Duration>, per_call: Duration) -> Deadline<'s> {
         Deadline {
             stream,
             end: within.map(|d| Instant::now() + d),
-            per_call: None,
+            per_call,
+            current: per_call,
         }
     }
 
-    /// The timeout the next call may have: the time left, or the call's own if that is shorter.
-    fn left(&mut self, current: io::Result<Option<Duration>>) -> io::Result<Option<Duration>> {
+    /// The timeout the socket must be given before the next call, if it must be changed: the
+    /// time left, when that is shorter than the timeout per call.
+    fn left(&mut self) -> io::Result<Option<Duration>> {
         let Some(end) = self.end else {
             return Ok(None);
         };
-        let per_call = *self
-            .per_call
-            .get_or_insert(current?.unwrap_or(Duration::MAX));
         let left = end.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return Err(io::Error::new(
@@ -161,13 +164,18 @@ impl<'s> Deadline<'s> {
                 "the deadline for this connection has passed",
             ));
         }
-        Ok(Some(left.min(per_call)))
+        let timeout = left.min(self.per_call);
+        if timeout == self.current {
+            return Ok(None);
+        }
+        self.current = timeout;
+        Ok(Some(timeout))
     }
 }
 
 impl Read for Deadline<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if let Some(timeout) = self.left(self.stream.read_timeout())? {
+        if let Some(timeout) = self.left()? {
             self.stream.set_read_timeout(Some(timeout))?;
         }
         (&mut &*self.stream).read(buf)
@@ -176,7 +184,7 @@ impl Read for Deadline<'_> {
 
 impl Write for Deadline<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(timeout) = self.left(self.stream.write_timeout())? {
+        if let Some(timeout) = self.left()? {
             self.stream.set_write_timeout(Some(timeout))?;
         }
         (&mut &*self.stream).write(buf)

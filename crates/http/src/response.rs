@@ -84,8 +84,17 @@ impl Response {
     ///
     /// Any error from writing to `w`.
     pub fn write_to<W: Write>(&self, w: &mut W, head_only: bool) -> io::Result<()> {
-        w.write_all(self.head().as_bytes())?;
-        if !head_only {
+        /// A body this small goes out with the head in one write: one system call, not two, and
+        /// no second small segment for Nagle's algorithm to hold back until the first is acked.
+        const WITH_THE_HEAD: usize = 16 * 1024;
+        let mut head = self.head().into_bytes();
+        if head_only {
+            w.write_all(&head)?;
+        } else if self.body.len() <= WITH_THE_HEAD {
+            head.extend_from_slice(&self.body);
+            w.write_all(&head)?;
+        } else {
+            w.write_all(&head)?;
             w.write_all(&self.body)?;
         }
         w.flush()

@@ -628,7 +628,8 @@ fn resident_kib(pid: u32) -> Option<u64> {
 
 /// The HTTP servers compared: the thread-per-connection stage as the baseline; stage 21 as it
 /// ships and with a queue as deep as the largest load, so that what it refuses and what it serves
-/// can be told apart; and stage 22, which waits for room instead of refusing, as it ships.
+/// can be told apart; stage 22, which waits for room instead of refusing, as it ships; and
+/// stage 24, which also sheds the connections that waited too long, as it ships.
 fn http_servers() -> Vec<HttpServer> {
     let server = |name: &str, description: &str, package: &str, args: &[&str]| HttpServer {
         name: name.to_owned(),
@@ -638,6 +639,7 @@ fn http_servers() -> Vec<HttpServer> {
     };
     let defaults = ch21_hardened::Capacity::default();
     let patient = ch22_back_pressure::Config::default();
+    let shedding = ch24_shedding::Config::default();
     vec![
         server(
             "stage 2",
@@ -669,6 +671,17 @@ fn http_servers() -> Vec<HttpServer> {
                 patient.patience.as_millis()
             ),
             "ch22-back-pressure",
+            &[],
+        ),
+        server(
+            "stage 24",
+            &format!(
+                "shedding as it ships: stage 22's settings, and a connection shed once it has \
+                 waited {} ms in a standing queue ({} ms)",
+                shedding.shedding.target.as_millis(),
+                shedding.shedding.interval.as_millis()
+            ),
+            "ch24-shedding",
             &[],
         ),
     ]

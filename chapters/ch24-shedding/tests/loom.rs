@@ -1,0 +1,578 @@
+//! loom models of stage 24's queue, its policies (`BlockFor` among them), shedding, `close`,
+//! metrics (how long jobs waited among them),
+//! `join`, `shutdown` and `shutdown_now`, panic isolation and job results, and that skipping
+//! wake-ups skips none that matter, run against the stage's own source.
+//!
+//! Run with `RUSTFLAGS="--cfg loom" cargo test -p ch24-shedding --test loom --profile loom`;
+//! the workspace's `tests/loom_models.rs` does that as part of the normal test command.
+#![cfg(loom)]
+
+use std::time::Duration;
+
+use ch24_shedding::pool::{JobPanic, Metrics, Policy, Rejected, Shedding, ThreadPool};
+use poolbook_sync::model::{Tally, check};
+use poolbook_sync::{Arc, atomic::AtomicUsize, atomic::Ordering};
+
+// ANCHOR: exactly-once
+/// Two workers, two jobs, then `drop`: in every interleaving, each job has run exactly once by
+/// the time `drop` returns, so no job can run after it (and no worker is still running one).
+#[test]
+fn every_job_runs_exactly_once_and_before_drop_returns() {
+    check(|| {
+        let pool = ThreadPool::new(2);
+        let runs = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+        for job in 0..2 {
+            let runs = Arc::clone(&runs);
+            pool.execute(move || {
+                runs[job].fetch_add(1, Ordering::Relaxed);
+            })
+            .unwrap();
+        }
+        drop(pool);
+        assert_eq!(
+            runs[0].load(Ordering::Relaxed),
+            1,
+            "job 0 runs once before drop returns"
+        );
+        assert_eq!(
+            runs[1].load(Ordering::Relaxed),
+            1,
+            "job 1 runs once before drop returns"
+        );
+    });
+}
+// ANCHOR_END: exactly-once
+
+/// Dropping a pool whose workers are all waiting for work wakes them and returns.
+#[test]
+fn dropping_an_idle_pool_returns() {
+    check(|| {
+        let pool = ThreadPool::new(2);
+        drop(pool);
+    });
+}
+
+// ANCHOR: wait-for-each-other
+/// Two jobs that each wait for the other both finish (the queue's lock is not held while a job
+/// runs), and `drop` then returns.
+#[test]
+fn two_jobs_that_wait_for_each_other_both_finish() {
+    check(|| {
+        let pool = ThreadPool::new(2);
+        let started = Arc::new(Tally::new());
+        for _ in 0..2 {
+            let started = Arc::clone(&started);
+            pool.execute(move || {
+                started.add();
+                started.wait_for(2);
+            })
+            .unwrap();
+        }
+        drop(pool);
+        assert_eq!(started.get(), 2);
+    });
+}
+// ANCHOR_END: wait-for-each-other
+
+// ANCHOR: panic-model
+/// With one worker, a job that panics is reported to the hook and the next job still runs,
+/// before `drop` returns, in every interleaving.
+#[test]
+fn a_panicking_job_does_not_take_its_worker_down() {
+    check(|| {
+        let reported = Arc::new(Tally::new());
+        let hook_tally = Arc::clone(&reported);
+        let pool = ThreadPool::builder()
+            .threads(1)
+            .panic_hook(move |_: &JobPanic| hook_tally.add())
+            .build()
+            .expect("the pool starts");
+        let ran = Arc::new(AtomicUsize::new(0));
+        pool.execute(|| panic!("a job panicked, on purpose"))
+            .unwrap();
+        let after = Arc::clone(&ran);
+        pool.execute(move || {
+            after.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+        drop(pool);
+        assert_eq!(reported.get(), 1, "the panic was reported");
+        assert_eq!(ran.load(Ordering::Relaxed), 1, "the next job ran");
+    });
+}
+// ANCHOR_END: panic-model
+
+// ANCHOR: join-model
+/// Two workers, two spawned jobs (one of them panics): each handle's `join` returns that job's
+/// outcome, in every interleaving.
+#[test]
+fn join_returns_each_jobs_outcome() {
+    check(|| {
+        let pool = ThreadPool::new(2);
+        let value = pool.spawn(|| 6 * 7).unwrap();
+        let failed = pool
+            .spawn(|| -> i32 { panic!("a job panicked, on purpose") })
+            .unwrap();
+        assert_eq!(value.join().expect("the first job returns"), 42);
+        let error = failed.join().expect_err("the second job panics");
+        assert_eq!(
+            error.message().as_deref(),
+            Some("a job panicked, on purpose")
+        );
+        drop(pool);
+    });
+}
+// ANCHOR_END: join-model
+
+/// Submits job `job`, which counts its runs in `runs[job]`, and checks the queue's length after.
+fn submit_counted(pool: &ThreadPool, runs: &Arc<[AtomicUsize; 3]>, job: usize) {
+    let runs = Arc::clone(runs);
+    pool.execute(move || {
+        runs[job].fetch_add(1, Ordering::Relaxed);
+    })
+    .unwrap();
+    assert!(pool.queued() <= 1, "the queue holds at most its capacity");
+}
+
+// ANCHOR: block-model
+/// One worker, room for one job, three jobs from two submitters at once: every job runs exactly
+/// once before the pool is dropped, and the queue never holds more than its one job, however the
+/// submitters and the worker interleave.
+#[test]
+fn a_full_queue_makes_submitters_wait_and_loses_nothing() {
+    submitters_wait_and_lose_nothing(Policy::Block);
+}
+// ANCHOR_END: block-model
+
+// ANCHOR: block-for-model
+/// `BlockFor` with time to spare is `Block`: the same model passes with it. loom does not model
+/// time (a timed wait is a wait that only a notification ends), so this checks what matters
+/// most: that a worker making room wakes a submitter waiting with a deadline too, rather than
+/// leaving it to wait until its time is up.
+#[test]
+fn block_for_with_time_to_spare_waits_and_loses_nothing() {
+    submitters_wait_and_lose_nothing(Policy::BlockFor(Duration::from_secs(3600)));
+}
+// ANCHOR_END: block-for-model
+
+/// The block model, under `policy`.
+fn submitters_wait_and_lose_nothing(policy: Policy) {
+    check(move || {
+        let pool = Arc::new(
+            ThreadPool::builder()
+                .threads(1)
+                .capacity(1)
+                .policy(policy)
+                .build()
+                .expect("the pool starts"),
+        );
+        let runs = Arc::new([
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+            AtomicUsize::new(0),
+        ]);
+        let other = {
+            let (pool, runs) = (Arc::clone(&pool), Arc::clone(&runs));
+            loom::thread::spawn(move || submit_counted(&pool, &runs, 2))
+        };
+        submit_counted(&pool, &runs, 0);
+        submit_counted(&pool, &runs, 1);
+        other.join().expect("the other submitter returns");
+        // The other submitter has let go of its `Arc`: this is the last one, and drops the pool.
+        drop(pool);
+        for (job, runs) in runs.iter().enumerate() {
+            assert_eq!(runs.load(Ordering::Relaxed), 1, "job {job} ran once");
+        }
+    });
+}
+
+/// Three jobs that each count their runs, submitted to a one-worker pool with room for one.
+fn counted_jobs(
+    pool: &ThreadPool,
+) -> (
+    Arc<[AtomicUsize; 3]>,
+    Vec<Option<Rejected<impl FnOnce() + use<>>>>,
+) {
+    let runs = Arc::new([
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+        AtomicUsize::new(0),
+    ]);
+    let outcomes = (0..3)
+        .map(|job| {
+            let runs = Arc::clone(&runs);
+            pool.execute(move || {
+                runs[job].fetch_add(1, Ordering::Relaxed);
+            })
+            .err()
+        })
+        .collect();
+    (runs, outcomes)
+}
+
+// ANCHOR: reject-model
+/// One worker, room for one job, `Reject`, three jobs: in every interleaving, each job either
+/// ran exactly once or came back to the caller unrun, never both and never neither.
+#[test]
+fn reject_hands_back_exactly_the_jobs_it_did_not_take() {
+    hands_back_exactly_the_jobs_it_did_not_take(Policy::Reject);
+}
+// ANCHOR_END: reject-model
+
+/// `BlockFor` whose time is up is `Reject`.
+#[test]
+fn block_for_out_of_time_hands_back_exactly_the_jobs_it_did_not_take() {
+    hands_back_exactly_the_jobs_it_did_not_take(Policy::BlockFor(Duration::ZERO));
+}
+
+/// The reject model, under `policy`.
+fn hands_back_exactly_the_jobs_it_did_not_take(policy: Policy) {
+    check(move || {
+        let pool = ThreadPool::builder()
+            .threads(1)
+            .capacity(1)
+            .policy(policy)
+            .build()
+            .expect("the pool starts");
+        let (runs, outcomes) = counted_jobs(&pool);
+        drop(pool);
+        for (job, outcome) in outcomes.iter().enumerate() {
+            let expected = match outcome {
+                None => 1,
+                Some(rejected) => {
+                    assert!(
+                        rejected.is_full(),
+                        "job {job} came back: the queue was full"
+                    );
+                    0
+                }
+            };
+            assert_eq!(
+                runs[job].load(Ordering::Relaxed),
+                expected,
+                "job {job} either ran once, or came back unrun and did not run"
+            );
+        }
+        assert!(outcomes[0].is_none(), "the first job always finds room");
+    });
+}
+
+/// One worker, room for one job, `CallerRuns`, three jobs: every job runs exactly once, on the
+/// worker or on the caller.
+#[test]
+fn caller_runs_runs_every_job_exactly_once() {
+    check(|| {
+        let pool = ThreadPool::builder()
+            .threads(1)
+            .capacity(1)
+            .policy(Policy::CallerRuns)
+            .build()
+            .expect("the pool starts");
+        let (runs, outcomes) = counted_jobs(&pool);
+        drop(pool);
+        assert!(
+            outcomes.iter().all(Option::is_none),
+            "nothing is handed back"
+        );
+        for (job, runs) in runs.iter().enumerate() {
+            assert_eq!(runs.load(Ordering::Relaxed), 1, "job {job}");
+        }
+    });
+}
+// ANCHOR: close-model
+/// One worker held by a job, the queue full, two submitters waiting for room: `close` wakes
+/// both, and each gets its job back unrun; the queued job still runs before `drop` returns.
+#[test]
+fn close_wakes_every_blocked_submitter() {
+    check(|| {
+        let pool = Arc::new(
+            ThreadPool::builder()
+                .threads(1)
+                .capacity(1)
+                .policy(Policy::Block)
+                .build()
+                .expect("the pool starts"),
+        );
+        let release = Arc::new(Tally::new());
+        let held = Arc::clone(&release);
+        pool.execute(move || held.wait_for(1))
+            .expect("room for the first job");
+        let ran = Arc::new(AtomicUsize::new(0));
+        let queued = Arc::clone(&ran);
+        // The worker may not have taken the first job yet, so this may wait for it to.
+        pool.execute(move || {
+            queued.fetch_add(1, Ordering::Relaxed);
+        })
+        .expect("room once the worker takes the first job");
+        let submitters: Vec<_> = (0..2)
+            .map(|_| {
+                let (pool, ran) = (Arc::clone(&pool), Arc::clone(&ran));
+                loom::thread::spawn(move || {
+                    let outcome = pool.execute(move || {
+                        ran.fetch_add(10, Ordering::Relaxed);
+                    });
+                    outcome.map_err(|rejected| rejected.is_closed())
+                })
+            })
+            .collect();
+        pool.close();
+        for submitter in submitters {
+            let outcome = submitter.join().expect("the submitter returns");
+            assert_eq!(outcome, Err(true), "a blocked submitter gets its job back");
+        }
+        release.add();
+        // The submitters have let go of theirs: this is the last `Arc`, and drops the pool.
+        drop(pool);
+        assert_eq!(ran.load(Ordering::Relaxed), 1, "only the queued job ran");
+    });
+}
+// ANCHOR_END: close-model
+
+/// Checks the one equation every snapshot must satisfy: each accepted job is in exactly one place.
+fn assert_adds_up(metrics: Metrics) {
+    let placed = metrics.queued as u64
+        + metrics.active as u64
+        + metrics.completed
+        + metrics.panicked
+        + metrics.cancelled
+        + metrics.shed;
+    assert_eq!(
+        metrics.accepted, placed,
+        "the metrics add up: every accepted job is queued, running, finished, cancelled or shed \
+         ({metrics:?})"
+    );
+    // A wait is counted when a worker takes its job: no more waits than jobs taken.
+    let taken = metrics.active as u64 + metrics.completed + metrics.panicked + metrics.shed;
+    assert!(
+        metrics.waited.count() <= taken,
+        "no wait counted for a job not yet taken ({metrics:?})"
+    );
+}
+
+// ANCHOR: metrics-model
+/// One worker, two jobs, and two snapshots taken while the worker may be taking or running them:
+/// in every interleaving, each snapshot adds up.
+#[test]
+fn every_snapshot_adds_up() {
+    check(|| {
+        let pool = ThreadPool::new(1);
+        for _ in 0..2 {
+            pool.execute(|| ())
+                .expect("an unbounded pool takes every job");
+        }
+        assert_adds_up(pool.metrics());
+        assert_adds_up(pool.metrics());
+    });
+}
+// ANCHOR_END: metrics-model
+
+// ANCHOR: waited-model
+/// Two workers, two jobs, taken in any order by either: once the pool is idle, each wait was
+/// counted exactly once.
+#[test]
+fn every_job_taken_is_counted_as_waited_once() {
+    check(|| {
+        let pool = ThreadPool::new(2);
+        for _ in 0..2 {
+            pool.execute(|| ())
+                .expect("an unbounded pool takes every job");
+        }
+        pool.join();
+        let metrics = pool.metrics();
+        assert_eq!(metrics.waited.count(), 2, "{metrics:?}");
+        assert_adds_up(metrics);
+    });
+}
+// ANCHOR_END: waited-model
+
+// ANCHOR: shed-model
+/// A job that counts, when dropped, whether it ran or was dropped unrun (told).
+struct Told {
+    ran: Arc<AtomicUsize>,
+    told: Arc<AtomicUsize>,
+    done: bool,
+}
+
+impl Told {
+    fn run(mut self) {
+        self.done = true;
+    }
+}
+
+impl Drop for Told {
+    fn drop(&mut self) {
+        let count = if self.done { &self.ran } else { &self.told };
+        count.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Two workers shedding every job, two jobs, and a snapshot taken meanwhile: each job is told
+/// (dropped unrun) exactly once and never run, counted shed once, and `join` returns only after
+/// both were told.
+#[test]
+fn a_shed_job_is_told_once_never_run_and_join_waits_for_it() {
+    check(|| {
+        let shed_all = Shedding {
+            target: Duration::ZERO,
+            interval: Duration::ZERO,
+        };
+        let pool = ThreadPool::builder()
+            .threads(2)
+            .shedding(shed_all)
+            .build()
+            .expect("a pool");
+        let ran = Arc::new(AtomicUsize::new(0));
+        let told = Arc::new(AtomicUsize::new(0));
+        for _ in 0..2 {
+            let job = Told {
+                ran: Arc::clone(&ran),
+                told: Arc::clone(&told),
+                done: false,
+            };
+            pool.execute(move || job.run())
+                .expect("an unbounded pool takes every job");
+        }
+        assert_adds_up(pool.metrics());
+        pool.join();
+        assert_eq!(
+            told.load(Ordering::Relaxed),
+            2,
+            "both told before join returns"
+        );
+        assert_eq!(ran.load(Ordering::Relaxed), 0, "neither ran");
+        let metrics = pool.metrics();
+        assert_eq!(metrics.shed, 2, "{metrics:?}");
+        assert_adds_up(metrics);
+    });
+}
+// ANCHOR_END: shed-model
+
+// ANCHOR: joiners-model
+/// One worker, two jobs, two threads in `join`: in every interleaving, neither returns before
+/// both jobs have run, and then the metrics count both as completed.
+#[test]
+fn join_waits_for_every_job_in_every_joiner() {
+    check(|| {
+        let pool = Arc::new(ThreadPool::new(1));
+        let runs = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+        for job in 0..2 {
+            let runs = Arc::clone(&runs);
+            pool.execute(move || {
+                runs[job].fetch_add(1, Ordering::Relaxed);
+            })
+            .expect("an unbounded pool takes every job");
+        }
+        let all_ran = |runs: &[AtomicUsize; 2]| runs.iter().all(|r| r.load(Ordering::Relaxed) == 1);
+        let (other_pool, other_runs) = (Arc::clone(&pool), Arc::clone(&runs));
+        let joiner = loom::thread::spawn(move || {
+            other_pool.join();
+            assert!(
+                all_ran(&other_runs),
+                "join returned before every job had run"
+            );
+        });
+        pool.join();
+        assert!(all_ran(&runs), "join returned before every job had run");
+        joiner.join().expect("the other joiner returns");
+        let metrics = pool.metrics();
+        assert_eq!(
+            (metrics.completed, metrics.active, metrics.queued),
+            (2, 0, 0)
+        );
+    });
+}
+// ANCHOR_END: joiners-model
+
+// ANCHOR: shutdown-model
+/// Two workers, two jobs, then `shutdown` with a timeout no run reaches: in every interleaving it
+/// returns `Ok` only once both jobs have run and both workers have left their loops.
+#[test]
+fn shutdown_returns_once_every_worker_has_exited() {
+    check(|| {
+        let pool = ThreadPool::new(2);
+        let runs = Arc::new(AtomicUsize::new(0));
+        for _ in 0..2 {
+            let runs = Arc::clone(&runs);
+            pool.execute(move || {
+                runs.fetch_add(1, Ordering::Relaxed);
+            })
+            .expect("an unbounded pool takes every job");
+        }
+        assert_eq!(pool.shutdown(std::time::Duration::from_secs(3600)), Ok(()));
+        assert_eq!(
+            runs.load(Ordering::Relaxed),
+            2,
+            "every job ran before shutdown returned"
+        );
+    });
+}
+// ANCHOR_END: shutdown-model
+
+// ANCHOR: shutdown-now-model
+/// One worker, two jobs, then `shutdown_now`: in every interleaving, each job either ran or came
+/// back, never both, and the final metrics count the ones that came back as cancelled.
+#[test]
+fn shutdown_now_returns_exactly_the_jobs_that_never_started() {
+    check(|| {
+        let pool = ThreadPool::new(1);
+        let runs = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+        for job in 0..2 {
+            let runs = Arc::clone(&runs);
+            pool.execute(move || {
+                runs[job].fetch_add(1, Ordering::Relaxed);
+            })
+            .expect("an unbounded pool takes every job");
+        }
+        let stopped = pool.shutdown_now();
+        let ran = runs
+            .iter()
+            .filter(|r| r.load(Ordering::Relaxed) == 1)
+            .count();
+        assert_eq!(
+            ran + stopped.unstarted.len(),
+            2,
+            "every job ran or came back"
+        );
+        assert_eq!(
+            stopped.metrics.cancelled,
+            stopped.unstarted.len() as u64,
+            "the final metrics count every job handed back as cancelled"
+        );
+        assert_adds_up(stopped.metrics);
+        for job in stopped.unstarted {
+            job();
+        }
+        for (job, runs) in runs.iter().enumerate() {
+            assert_eq!(
+                runs.load(Ordering::Relaxed),
+                1,
+                "job {job} ran exactly once"
+            );
+        }
+    });
+}
+// ANCHOR_END: shutdown-now-model
+
+// ANCHOR: wake-model
+/// Two jobs for two workers that may both be asleep: both jobs start with nothing else happening,
+/// no `drop` and no `close` to wake a forgotten worker. A notification skipped on the grounds
+/// that nobody waits must never be one that somebody waited for.
+#[test]
+fn two_jobs_start_on_two_workers_without_help() {
+    check(|| {
+        let pool = ThreadPool::new(2);
+        let started = Arc::new(Tally::new());
+        for _ in 0..2 {
+            let started = Arc::clone(&started);
+            pool.execute(move || {
+                started.add();
+                started.wait_for(2);
+            })
+            .expect("an unbounded pool takes every job");
+        }
+        // Before `drop`, whose `close` would wake every worker and hide a lost wake-up.
+        started.wait_for(2);
+        drop(pool);
+    });
+}
+// ANCHOR_END: wake-model
