@@ -10,6 +10,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use poolbook_timelab::client::Method;
 use poolbook_timelab::measure::Report;
@@ -262,7 +263,13 @@ fn the_http_sweep_bears_out_what_chapter_11s_queue_does_under_wrk() {
     let names: Vec<&str> = sweep.servers.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(
         names,
-        ["stage 2", "stage 21", "stage 21, deep queue", "stage 22"]
+        [
+            "stage 2",
+            "stage 21",
+            "stage 21, deep queue",
+            "stage 22",
+            "stage 24"
+        ]
     );
 
     chapter.says("The servers are stage 2 (a thread per connection, the baseline) and stage 21 as it ships, with 4 workers and 64 waiting places.");
@@ -367,6 +374,32 @@ fn the_http_sweep_bears_out_what_chapter_11s_queue_does_under_wrk() {
     assert!(descriptors("stage 21, deep queue") >= 1000);
     assert!(descriptors("stage 22") < 100, "{}", descriptors("stage 22"));
 
+    chapter.says("Stage 24 is stage 22 shedding the connections that waited too long (chapter 24), as it ships: after 5 ms in a queue that has stood for 100 ms.");
+    assert_eq!(sweep.servers[4].package, "ch24-shedding");
+    assert!(sweep.servers[4].args.is_empty(), "as it ships");
+    let shipped = ch24_shedding::Config::default();
+    assert_eq!(
+        (shipped.shedding.target, shipped.shedding.interval),
+        (Duration::from_millis(5), Duration::from_millis(100))
+    );
+    let stage_22 = ch22_back_pressure::Config::default();
+    assert_eq!(
+        (
+            shipped.capacity.workers,
+            shipped.capacity.waiting,
+            shipped.patience
+        ),
+        (
+            stage_22.capacity.workers,
+            stage_22.capacity.waiting,
+            stage_22.patience
+        ),
+        "stage 22's settings"
+    );
+
+    chapter.says("Stage 24 sheds nothing here, at any load");
+    stage_24_sheds_nothing_and_wins_at_a_thousand(&sweep);
+
     // Chapter 22 says the same of its own stage, and starts from stage 21's refusals.
     let chapter = Chapter::read("ch22-back-pressure.md");
     chapter.says("at a hundred connections the server as it ships answers about a fifth of the requests with `503`, and at a thousand it refuses far more than it serves, fewer served than stage 2's thread per connection manages.");
@@ -381,6 +414,36 @@ fn the_http_sweep_bears_out_what_chapter_11s_queue_does_under_wrk() {
             .iter()
             .any(|run| run.server == "stage 21" && run.result.non_2xx > 0)
     );
+}
+
+/// Stage 24 in the HTTP sweep: no `503` at any load; at a thousand connections over twice stage
+/// 2's successful responses per second, with a lower p99, and no socket error.
+fn stage_24_sheds_nothing_and_wins_at_a_thousand(sweep: &HttpSweep) {
+    let runs: Vec<&HttpRun> = sweep
+        .runs
+        .iter()
+        .filter(|run| run.server == "stage 24")
+        .collect();
+    assert_eq!(runs.len(), 3, "10, 100 and 1,000 connections");
+    for run in &runs {
+        assert_eq!(run.result.non_2xx, 0, "{run:?}");
+    }
+    let shedding = http_run(sweep, "stage 24", 1000).result;
+    let baseline = http_run(sweep, "stage 2", 1000).result;
+    assert!(
+        shedding.ok_per_s() > 2.0 * baseline.ok_per_s(),
+        "{:.2}× stage 2",
+        shedding.ok_per_s() / baseline.ok_per_s()
+    );
+    assert!(shedding.latency.p99_us < baseline.latency.p99_us);
+}
+
+#[test]
+fn chapter_24_measures_what_the_sweep_says() {
+    let chapter = Chapter::read("ch24-shedding.md");
+    let sweep: HttpSweep = data(HTTP_FILE);
+    chapter.says("it sheds nothing, at 10, 100 or 1,000 connections, and at a thousand it serves over twice as many requests per second as stage 2, with a lower 99th-percentile latency.");
+    stage_24_sheds_nothing_and_wins_at_a_thousand(&sweep);
 }
 
 #[test]
