@@ -1,4 +1,4 @@
-//! Stage 22's server under attack, as a process on loopback: every test starts the real binary
+//! Stage 24's server under attack, as a process on loopback: every test starts the real binary
 //! with the limits it needs, attacks it, and checks both the attacker's outcome and that the
 //! server goes on serving others.
 //!

@@ -7,19 +7,25 @@ use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
 
-use ch24_shedding::pool::{Policy, Rejected, ThreadPool};
+use ch24_shedding::pool::{Policy, Rejected, Shedding, ThreadPool};
 use ch24_shedding::{Capacity, Config};
 use poolbook_testkit::conformance::{Log, gated_handler};
 use poolbook_testkit::{Gate, TestServer, WATCHDOG, get, parse_reply};
 
-/// One worker, one place to wait, and `patience`.
+/// One worker, one place to wait, and `patience`; and no shedding (an interval of an hour), so
+/// that a queued connection is served however long a loaded machine makes it wait.
 fn one_and_one(patience: Duration) -> Config {
+    let hour = Duration::from_secs(3600);
     Config {
         capacity: Capacity {
             workers: 1,
             waiting: 1,
         },
         patience,
+        shedding: Shedding {
+            target: hour,
+            interval: hour,
+        },
         ..Config::default()
     }
 }

@@ -1,13 +1,34 @@
-//! Stage 22 serves the demo routes, survives bad input and panicking handlers, serves while a
+//! Stage 24 serves the demo routes, survives bad input and panicking handlers, serves while a
 //! request is held, and answers 503 when every worker is busy and the queue is full.
+//!
+//! These are every server's checks, and every server's checks assume nothing is shed: each runs
+//! with shedding out of reach (an interval of an hour), so that a connection that waits behind a
+//! held one, for however long a loaded machine makes it, is still served. `tests/shedding.rs`
+//! checks the shedding.
 
+use std::time::Duration;
+
+use ch24_shedding::pool::Shedding;
 use ch24_shedding::{Capacity, Config};
 use poolbook_testkit::TestServer;
 use poolbook_testkit::conformance::{self, BoxedHandler};
 
+/// Stage 24's defaults, but for shedding: a queue never stands for an hour, and no connection
+/// here waits that long.
+fn shedding_nothing() -> Config {
+    let hour = Duration::from_secs(3600);
+    Config {
+        shedding: Shedding {
+            target: hour,
+            interval: hour,
+        },
+        ..Config::default()
+    }
+}
+
 fn start(handler: BoxedHandler) -> TestServer {
     TestServer::start(move |incoming| {
-        ch24_shedding::serve(incoming, handler).expect("the pool starts");
+        ch24_shedding::serve_with(incoming, handler, shedding_nothing()).expect("the pool starts");
     })
 }
 
@@ -42,7 +63,7 @@ fn answers_503_when_every_worker_is_busy_and_the_queue_is_full() {
             };
             let config = Config {
                 capacity: one_and_one,
-                ..Config::default()
+                ..shedding_nothing()
             };
             ch24_shedding::serve_with(incoming, handler, config).expect("the pool starts");
         })
