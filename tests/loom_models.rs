@@ -1,4 +1,5 @@
-//! Runs every loom model in the workspace as part of the normal test command.
+//! Runs every loom model in the workspace as part of the normal test command, under loom and
+//! under shuttle.
 //!
 //! The models live beside the code they check (`tests/loom.rs` in `crates/sync` and in each stage
 //! from the shared queue on that has a pool of its own; see `SAME_POOL`) and compile only with `--cfg loom`, which swaps std's primitives for
@@ -6,6 +7,10 @@
 //! a nested `cargo test` with its own `RUSTFLAGS` and target directory (`target/loom`): it never
 //! invalidates the normal build's artifacts, and the normal build never sees loom. They run in a
 //! separate process for a second reason too: a deadlock found by loom aborts its whole process.
+//!
+//! The same files, built with `--cfg shuttle` instead (in `target/shuttle`), run the same models
+//! under shuttle's schedulers, which try a fixed number of random schedules rather than every
+//! one: what a randomized tester finds, and what it misses, on the same source.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,36 +54,57 @@ const SAME_POOL: [(&str, &str); 3] = [
 
 #[test]
 fn every_loom_model_passes() {
+    run_every_model("loom", &[]);
+}
+
+// ANCHOR: shuttle-models
+/// The same models, under shuttle's random scheduler and then its PCT scheduler, each trying
+/// `poolbook_sync::model::SHUTTLE_ITERATIONS` schedules per model.
+#[test]
+fn every_model_passes_under_shuttle() {
+    for scheduler in ["random", "pct"] {
+        run_every_model("shuttle", &[("POOLBOOK_SHUTTLE_SCHEDULER", scheduler)]);
+    }
+}
+// ANCHOR_END: shuttle-models
+
+/// Runs every crate's `tests/loom.rs` built with `--cfg <checker>` (`loom` or `shuttle`), in the
+/// target folder `target/<checker>`, with `env` set, and checks that every model declared ran and
+/// passed.
+fn run_every_model(checker: &str, env: &[(&str, &str)]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut command = Command::new(env!("CARGO"));
     command
         .current_dir(root)
         .args(["test", "--locked", "--profile", "loom", "--test", "loom"])
-        .env("RUSTFLAGS", "--cfg loom")
-        .env("CARGO_TARGET_DIR", root.join("target/loom"))
+        .env("RUSTFLAGS", format!("--cfg {checker}"))
+        .env("CARGO_TARGET_DIR", root.join("target").join(checker))
         .env("CARGO_TERM_COLOR", "never")
         .env_remove("CARGO_ENCODED_RUSTFLAGS")
         .env_remove("CARGO_BUILD_RUSTFLAGS");
     // loom reads its settings from LOOM_* variables, and `LOOM_MAX_PREEMPTIONS=1` left in a shell
-    // would check the pools with a smaller bound than the one the book claims.
+    // would check the pools with a smaller bound than the one the book claims; the same goes for
+    // a shuttle budget left in the environment.
     for (var, _) in std::env::vars_os() {
-        if var.to_string_lossy().starts_with("LOOM_") {
+        let name = var.to_string_lossy();
+        if name.starts_with("LOOM_") || name.starts_with("POOLBOOK_SHUTTLE_") {
             command.env_remove(var);
         }
     }
+    command.envs(env.iter().copied());
     for package in MODELLED {
         command.args(["-p", package]);
     }
     let output = command
         .output()
-        .expect("run cargo test for the loom models");
+        .unwrap_or_else(|e| panic!("run cargo test for the {checker} models: {e}"));
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     // Shown with --nocapture, and on failure: which models ran, how long each binary took.
-    println!("{stdout}");
+    println!("{checker} {env:?}:\n{stdout}");
     assert!(
         output.status.success(),
-        "loom models failed:\n{stdout}\n{stderr}"
+        "{checker} models failed ({env:?}):\n{stdout}\n{stderr}"
     );
     let passed: usize = stdout
         .lines()
@@ -98,7 +124,7 @@ fn every_loom_model_passes() {
         .sum();
     assert_eq!(
         passed, declared,
-        "every model declared must run and pass:\n{stdout}"
+        "every model declared must run and pass under {checker}:\n{stdout}"
     );
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p ch10-bounded-queue --test loom --profile loom`;
 //! the workspace's `tests/loom_models.rs` does that as part of the normal test command.
-#![cfg(loom)]
+#![cfg(any(loom, shuttle))]
 
 use ch10_bounded_queue::pool::{JobPanic, ThreadPool};
 use poolbook_sync::model::{Tally, check};
@@ -135,7 +135,7 @@ fn a_full_queue_makes_submitters_wait_and_loses_nothing() {
         ]);
         let other = {
             let (pool, runs) = (Arc::clone(&pool), Arc::clone(&runs));
-            loom::thread::spawn(move || submit_counted(&pool, &runs, 2))
+            poolbook_sync::thread::spawn(move || submit_counted(&pool, &runs, 2))
         };
         submit_counted(&pool, &runs, 0);
         submit_counted(&pool, &runs, 1);

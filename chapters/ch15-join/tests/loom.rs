@@ -3,7 +3,7 @@
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p ch15-join --test loom --profile loom`;
 //! the workspace's `tests/loom_models.rs` does that as part of the normal test command.
-#![cfg(loom)]
+#![cfg(any(loom, shuttle))]
 
 use ch15_join::pool::{JobPanic, Metrics, Policy, Rejected, ThreadPool};
 use poolbook_sync::model::{Tally, check};
@@ -152,7 +152,7 @@ fn a_full_queue_makes_submitters_wait_and_loses_nothing() {
         ]);
         let other = {
             let (pool, runs) = (Arc::clone(&pool), Arc::clone(&runs));
-            loom::thread::spawn(move || submit_counted(&pool, &runs, 2))
+            poolbook_sync::thread::spawn(move || submit_counted(&pool, &runs, 2))
         };
         submit_counted(&pool, &runs, 0);
         submit_counted(&pool, &runs, 1);
@@ -276,7 +276,7 @@ fn close_wakes_every_blocked_submitter() {
         let submitters: Vec<_> = (0..2)
             .map(|_| {
                 let (pool, ran) = (Arc::clone(&pool), Arc::clone(&ran));
-                loom::thread::spawn(move || {
+                poolbook_sync::thread::spawn(move || {
                     let outcome = pool.execute(move || {
                         ran.fetch_add(10, Ordering::Relaxed);
                     });
@@ -341,7 +341,7 @@ fn join_waits_for_every_job_in_every_joiner() {
         }
         let all_ran = |runs: &[AtomicUsize; 2]| runs.iter().all(|r| r.load(Ordering::Relaxed) == 1);
         let (other_pool, other_runs) = (Arc::clone(&pool), Arc::clone(&runs));
-        let joiner = loom::thread::spawn(move || {
+        let joiner = poolbook_sync::thread::spawn(move || {
             other_pool.join();
             assert!(
                 all_ran(&other_runs),

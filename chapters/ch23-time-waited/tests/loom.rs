@@ -5,7 +5,7 @@
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p ch23-time-waited --test loom --profile loom`;
 //! the workspace's `tests/loom_models.rs` does that as part of the normal test command.
-#![cfg(loom)]
+#![cfg(any(loom, shuttle))]
 
 use std::time::Duration;
 
@@ -173,7 +173,7 @@ fn submitters_wait_and_lose_nothing(policy: Policy) {
         ]);
         let other = {
             let (pool, runs) = (Arc::clone(&pool), Arc::clone(&runs));
-            loom::thread::spawn(move || submit_counted(&pool, &runs, 2))
+            poolbook_sync::thread::spawn(move || submit_counted(&pool, &runs, 2))
         };
         submit_counted(&pool, &runs, 0);
         submit_counted(&pool, &runs, 1);
@@ -307,7 +307,7 @@ fn close_wakes_every_blocked_submitter() {
         let submitters: Vec<_> = (0..2)
             .map(|_| {
                 let (pool, ran) = (Arc::clone(&pool), Arc::clone(&ran));
-                loom::thread::spawn(move || {
+                poolbook_sync::thread::spawn(move || {
                     let outcome = pool.execute(move || {
                         ran.fetch_add(10, Ordering::Relaxed);
                     });
@@ -401,7 +401,7 @@ fn join_waits_for_every_job_in_every_joiner() {
         }
         let all_ran = |runs: &[AtomicUsize; 2]| runs.iter().all(|r| r.load(Ordering::Relaxed) == 1);
         let (other_pool, other_runs) = (Arc::clone(&pool), Arc::clone(&runs));
-        let joiner = loom::thread::spawn(move || {
+        let joiner = poolbook_sync::thread::spawn(move || {
             other_pool.join();
             assert!(
                 all_ran(&other_runs),

@@ -1,4 +1,5 @@
-//! What every loom model in poolbook shares: how it is run, and a count threads can wait on.
+//! What every model in poolbook shares: how it is run (by loom, or by shuttle), and a count
+//! threads can wait on.
 
 use std::sync::PoisonError;
 
@@ -18,12 +19,46 @@ pub const PREEMPTION_BOUND: usize = 3;
 ///
 /// When `model` panics in some interleaving (an assertion failed), with that interleaving's
 /// panic; a deadlock (every thread blocked) is a `deadlock; threads = …` panic, then an abort.
+#[cfg(loom)]
 pub fn check(model: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
     builder.preemption_bound = builder.preemption_bound.or(Some(PREEMPTION_BOUND));
     builder.check(model);
 }
 // ANCHOR_END: check
+
+// ANCHOR: shuttle-check
+/// How many schedules shuttle tries per model, unless `POOLBOOK_SHUTTLE_ITERATIONS` says.
+pub const SHUTTLE_ITERATIONS: usize = 1000;
+
+/// The depth PCT looks for bugs at: the number of ordering constraints a bug needs, here as
+/// deep as [`PREEMPTION_BOUND`] lets loom look.
+pub const PCT_DEPTH: usize = PREEMPTION_BOUND;
+
+/// Runs `model` under shuttle: [`SHUTTLE_ITERATIONS`] schedules (or `POOLBOOK_SHUTTLE_ITERATIONS`),
+/// chosen by the scheduler `POOLBOOK_SHUTTLE_SCHEDULER` names: `random` (the default), each step
+/// a coin toss among the runnable threads, or `pct`, Probabilistic Concurrency Testing, which
+/// gives threads random priorities and changes them at [`PCT_DEPTH`] random points.
+///
+/// # Panics
+///
+/// When `model` panics in some schedule, or deadlocks, after printing the failing schedule, which
+/// `shuttle::replay` runs again; and on a scheduler or iteration count it cannot read.
+#[cfg(all(shuttle, not(loom)))]
+pub fn check(model: impl Fn() + Sync + Send + 'static) {
+    let iterations = match std::env::var("POOLBOOK_SHUTTLE_ITERATIONS") {
+        Ok(count) => count
+            .parse()
+            .unwrap_or_else(|_| panic!("POOLBOOK_SHUTTLE_ITERATIONS={count} is not a count")),
+        Err(_) => SHUTTLE_ITERATIONS,
+    };
+    match std::env::var("POOLBOOK_SHUTTLE_SCHEDULER").as_deref() {
+        Ok("random") | Err(_) => shuttle::check_random(model, iterations),
+        Ok("pct") => shuttle::check_pct(model, iterations, PCT_DEPTH),
+        Ok(other) => panic!("POOLBOOK_SHUTTLE_SCHEDULER={other}: `random` or `pct`"),
+    }
+}
+// ANCHOR_END: shuttle-check
 
 /// A counter that threads increment and wait on.
 #[derive(Debug, Default)]

@@ -1,8 +1,10 @@
-//! loom models of `poolbook_sync::channel`: its contract holds in every interleaving.
+//! loom models of `poolbook_sync::channel`: its contract holds in every interleaving; and of the
+//! channel the facade's `mpsc` stands for, under loom and under shuttle.
 //!
-//! Run with `RUSTFLAGS="--cfg loom" cargo test -p poolbook-sync --test loom --profile loom`; the
-//! workspace's `tests/loom_models.rs` does that as part of the normal test command.
-#![cfg(loom)]
+//! Run with `RUSTFLAGS="--cfg loom" cargo test -p poolbook-sync --test loom --profile loom`, or
+//! with `--cfg shuttle`; the workspace's `tests/loom_models.rs` does both as part of the normal
+//! test command.
+#![cfg(any(loom, shuttle))]
 
 use std::sync::mpsc::{RecvError, SendError};
 
@@ -51,3 +53,23 @@ fn a_send_racing_the_receivers_drop_is_delivered_or_handed_back() {
         receiver.join().unwrap();
     });
 }
+
+// ANCHOR: facade-channel
+/// The channel the pools get from the facade reports that the last sender is gone, after the
+/// messages sent before: under loom, that is [`channel`] (loom's own would wait forever:
+/// tokio-rs/loom#213); under shuttle, it is shuttle's own `mpsc`, and this model is what shows
+/// that shuttle's keeps std's contract.
+#[test]
+fn the_facades_channel_reports_the_last_senders_departure() {
+    check(|| {
+        let (tx, rx) = poolbook_sync::mpsc::channel::<i32>();
+        let tx2 = tx.clone();
+        let a = thread::spawn(move || tx.send(1).unwrap());
+        let b = thread::spawn(move || drop(tx2));
+        assert_eq!(rx.recv(), Ok(1));
+        assert_eq!(rx.recv(), Err(RecvError));
+        a.join().unwrap();
+        b.join().unwrap();
+    });
+}
+// ANCHOR_END: facade-channel

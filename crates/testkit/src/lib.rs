@@ -17,7 +17,7 @@ pub mod shutdown;
 use poolbook_http::listener::{Incoming, StopHandle, stoppable};
 
 /// How long a test waits for an event before declaring the code under test stuck.
-pub const WATCHDOG: Duration = Duration::from_secs(30);
+pub const WATCHDOG: Duration = Duration::from_secs(10);
 
 // ANCHOR: test-server
 /// A server running on a background thread, on an ephemeral loopback port.
