@@ -1004,6 +1004,44 @@ enum RunError {
     Interrupted,
 }
 
+/// What [`run_limited`] saw a command do.
+#[derive(Debug)]
+pub struct Limited {
+    /// It was killed, with every process it started, when its time was up.
+    pub timed_out: bool,
+    /// It exited with status 0 (never, if it timed out).
+    pub success: bool,
+    /// Its standard output, one line per item.
+    pub stdout: Vec<String>,
+    /// Its standard error, one line per item.
+    pub stderr: Vec<String>,
+}
+
+/// Runs `command`, in a process group of its own, until it ends or `limit` passes; then kills
+/// it with every process it started (a `cargo test` and the test binary it runs, say). What a
+/// test needs to run a program that may hang without hanging itself.
+///
+/// # Errors
+///
+/// If `command` cannot be started.
+pub fn run_limited(command: Command, limit: Duration) -> std::io::Result<Limited> {
+    let ended = run_with_watchdog(command, limit, None, &mut |_, _| true).map_err(|e| match e {
+        RunError::Spawn(e) => e,
+        // Nothing can interrupt it: there is no interrupt flag.
+        RunError::Interrupted => std::io::Error::other("interrupted"),
+    })?;
+    let (timed_out, output) = match ended {
+        Ended::Exited(output) | Ended::Stopped(output) => (false, output),
+        Ended::TimedOut(output) => (true, output),
+    };
+    Ok(Limited {
+        timed_out,
+        success: !timed_out && output.status.success(),
+        stdout: output.stdout,
+        stderr: output.stderr,
+    })
+}
+
 /// Runs `command` to its end, or until `limit` passes, `interrupt` is set or `on_line` returns
 /// `false` for a line, in which cases it is killed with every process it started.
 fn run_with_watchdog(

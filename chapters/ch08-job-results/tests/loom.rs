@@ -2,7 +2,7 @@
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p ch08-job-results --test loom --profile loom`;
 //! the workspace's `tests/loom_models.rs` does that as part of the normal test command.
-#![cfg(any(loom, shuttle))]
+#![cfg(any(loom, shuttle, stress))]
 
 use ch08_job_results::pool::{JobPanic, ThreadPool};
 use poolbook_sync::model::{Tally, check};

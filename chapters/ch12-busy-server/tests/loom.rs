@@ -3,7 +3,7 @@
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p ch12-busy-server --test loom --profile loom`;
 //! the workspace's `tests/loom_models.rs` does that as part of the normal test command.
-#![cfg(any(loom, shuttle))]
+#![cfg(any(loom, shuttle, stress))]
 
 use ch12_busy_server::pool::{JobPanic, Policy, Rejected, ThreadPool};
 use poolbook_sync::model::{Tally, check};

@@ -3,7 +3,7 @@
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p ch17-shutdown-now --test loom --profile loom`;
 //! the workspace's `tests/loom_models.rs` does that as part of the normal test command.
-#![cfg(any(loom, shuttle))]
+#![cfg(any(loom, shuttle, stress))]
 
 use ch17_shutdown_now::pool::{JobPanic, Metrics, Policy, Rejected, ThreadPool};
 use poolbook_sync::model::{Tally, check};

@@ -4,7 +4,7 @@
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p ch18-fewer-wakeups --test loom --profile loom`;
 //! the workspace's `tests/loom_models.rs` does that as part of the normal test command.
-#![cfg(any(loom, shuttle))]
+#![cfg(any(loom, shuttle, stress))]
 
 use ch18_fewer_wakeups::pool::{JobPanic, Metrics, Policy, Rejected, ThreadPool};
 use poolbook_sync::model::{Tally, check};

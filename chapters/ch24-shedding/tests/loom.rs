@@ -5,7 +5,7 @@
 //!
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p ch24-shedding --test loom --profile loom`;
 //! the workspace's `tests/loom_models.rs` does that as part of the normal test command.
-#![cfg(any(loom, shuttle))]
+#![cfg(any(loom, shuttle, stress))]
 
 use std::time::Duration;
 

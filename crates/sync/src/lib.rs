@@ -17,7 +17,7 @@
 //! so under shuttle [`mpsc`] is shuttle's.
 
 pub mod channel;
-#[cfg(any(loom, shuttle))]
+#[cfg(any(loom, shuttle, stress))]
 pub mod model;
 
 // ANCHOR: facade

@@ -1,5 +1,5 @@
-//! What every model in poolbook shares: how it is run (by loom, or by shuttle), and a count
-//! threads can wait on.
+//! What every model in poolbook shares: how it is run (by loom, by shuttle, or again and again on
+//! real threads as a stress test), and a count threads can wait on.
 
 use std::sync::PoisonError;
 
@@ -42,23 +42,89 @@ pub const PCT_DEPTH: usize = PREEMPTION_BOUND;
 ///
 /// # Panics
 ///
-/// When `model` panics in some schedule, or deadlocks, after printing the failing schedule, which
-/// `shuttle::replay` runs again; and on a scheduler or iteration count it cannot read.
+/// When `model` panics in some schedule, or deadlocks, after printing the failing schedule (which
+/// `shuttle::replay` runs again) and how many schedules it took to find; and on a scheduler or
+/// iteration count it cannot read.
 #[cfg(all(shuttle, not(loom)))]
 pub fn check(model: impl Fn() + Sync + Send + 'static) {
-    let iterations = match std::env::var("POOLBOOK_SHUTTLE_ITERATIONS") {
-        Ok(count) => count
-            .parse()
-            .unwrap_or_else(|_| panic!("POOLBOOK_SHUTTLE_ITERATIONS={count} is not a count")),
-        Err(_) => SHUTTLE_ITERATIONS,
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let iterations = count_from_env("POOLBOOK_SHUTTLE_ITERATIONS", SHUTTLE_ITERATIONS);
+    // std's atomic, not shuttle's: counting the schedules is not part of what is explored.
+    let tried = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&tried);
+    let counted = move || {
+        counter.fetch_add(1, Ordering::Relaxed);
+        model();
     };
-    match std::env::var("POOLBOOK_SHUTTLE_SCHEDULER").as_deref() {
-        Ok("random") | Err(_) => shuttle::check_random(model, iterations),
-        Ok("pct") => shuttle::check_pct(model, iterations, PCT_DEPTH),
-        Ok(other) => panic!("POOLBOOK_SHUTTLE_SCHEDULER={other}: `random` or `pct`"),
+    let scheduler = std::env::var("POOLBOOK_SHUTTLE_SCHEDULER");
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        match scheduler.as_deref() {
+            Ok("random") | Err(_) => shuttle::check_random(counted, iterations),
+            Ok("pct") => shuttle::check_pct(counted, iterations, PCT_DEPTH),
+            Ok(other) => panic!("POOLBOOK_SHUTTLE_SCHEDULER={other}: `random` or `pct`"),
+        }
+    }));
+    if let Err(panic) = run {
+        eprintln!(
+            "shuttle: schedule {} of {iterations} failed",
+            tried.load(Ordering::Relaxed)
+        );
+        std::panic::resume_unwind(panic);
     }
 }
 // ANCHOR_END: shuttle-check
+
+// ANCHOR: stress-check
+/// How many times a stress run repeats a model on real threads, unless `POOLBOOK_STRESS_RUNS`
+/// says.
+pub const STRESS_RUNS: usize = 10_000;
+
+/// How long a stress run may take at most, in seconds, unless `POOLBOOK_STRESS_SECONDS` says.
+pub const STRESS_SECONDS: usize = 10;
+
+/// Runs `model` on real threads, with std's primitives, again and again: [`STRESS_RUNS`] times
+/// or for [`STRESS_SECONDS`], whichever ends first. What most projects' tests of a pool do: the
+/// operating system's scheduler picks the interleavings, and nobody knows which it tried.
+///
+/// # Panics
+///
+/// When a run of `model` panics, after saying which run it was. A run that deadlocks never
+/// returns: whoever started the run must time it out.
+#[cfg(all(stress, not(any(loom, shuttle))))]
+pub fn check(model: impl Fn() + Sync + Send + 'static) {
+    let runs = count_from_env("POOLBOOK_STRESS_RUNS", STRESS_RUNS);
+    let seconds = count_from_env("POOLBOOK_STRESS_SECONDS", STRESS_SECONDS);
+    let cap = std::time::Duration::from_secs(seconds as u64);
+    let start = std::time::Instant::now();
+    for run in 1..=runs {
+        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(&model)) {
+            eprintln!("stress: run {run} of at most {runs} failed");
+            std::panic::resume_unwind(panic);
+        }
+        if start.elapsed() >= cap {
+            eprintln!("stress: {run} runs passed before the {seconds} s cap");
+            return;
+        }
+    }
+    eprintln!("stress: all {runs} runs passed");
+}
+// ANCHOR_END: stress-check
+
+/// The count in the environment variable `name`, or `default` when it is not set.
+///
+/// # Panics
+///
+/// When it is set to something other than a count.
+#[cfg(any(shuttle, stress))]
+fn count_from_env(name: &str, default: usize) -> usize {
+    match std::env::var(name) {
+        Ok(count) => count
+            .parse()
+            .unwrap_or_else(|_| panic!("{name}={count} is not a count")),
+        Err(_) => default,
+    }
+}
 
 /// A counter that threads increment and wait on.
 #[derive(Debug, Default)]

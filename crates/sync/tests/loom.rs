@@ -4,7 +4,7 @@
 //! Run with `RUSTFLAGS="--cfg loom" cargo test -p poolbook-sync --test loom --profile loom`, or
 //! with `--cfg shuttle`; the workspace's `tests/loom_models.rs` does both as part of the normal
 //! test command.
-#![cfg(any(loom, shuttle))]
+#![cfg(any(loom, shuttle, stress))]
 
 use std::sync::mpsc::{RecvError, SendError};
 
