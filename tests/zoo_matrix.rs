@@ -4,7 +4,8 @@
 //! them, `book/src/zoo/matrix.md`, which the model-checking chapter includes.
 //!
 //! `POOLBOOK_ZOO_MATRIX=write cargo test --test zoo_matrix -- --nocapture` runs every tool on every
-//! bug and writes both files. Without it, the test checks what is committed: a row for every bug
+//! bug and writes both files; `POOLBOOK_ZOO_MATRIX=check` runs them and fails if a tool no longer
+//! catches a bug the committed data says it catches (the stress test aside), writing nothing. Without it, the test checks what is committed: a row for every bug
 //! in the zoo and no other, a result for every tool, the table as the data renders it, and the
 //! chapter's sentences about the data. `POOLBOOK_ZOO_MATRIX_ONLY=<text>` limits a run to the bugs
 //! whose folder contains the text, to try the command out; what it writes then fails the checks.
@@ -50,6 +51,10 @@ use zoo::{
 const DATA: &str = "book/src/zoo/matrix.json";
 /// The table rendered from it, which the chapter includes.
 const TABLE: &str = "book/src/zoo/matrix.md";
+/// A failing shuttle run and its replay, which the chapter includes.
+const REPLAY: &str = "book/src/zoo/replay.md";
+/// The bug whose failing shuttle schedule the chapter replays: the `if` that should be a `while`.
+const REPLAYED: &str = "chapters/ch09-condvar-queue/bugs/01-if-instead-of-while";
 /// The chapter that shows the table and says what it means.
 const CHAPTER: &str = "book/src/model-checking.md";
 
@@ -91,6 +96,21 @@ struct Matrix {
     stress_seconds: u64,
     /// One row per bug, in the zoo's order.
     bugs: Vec<Row>,
+    /// [`REPLAYED`]'s failing schedule under shuttle's random scheduler, replayed.
+    replay: Replay,
+}
+
+/// A failing schedule, and what running it again did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Replay {
+    bug: String,
+    model: String,
+    /// The schedule, as shuttle printed it.
+    schedule: String,
+    /// How the run that found it failed: its panic message.
+    failed: String,
+    /// How the replay failed: the same, if the replay is faithful.
+    replayed: String,
 }
 
 /// One bug, and what each tool made of it.
@@ -151,13 +171,15 @@ impl Row {
 #[test]
 fn the_matrix_covers_the_zoo_and_the_chapter_says_what_it_shows() {
     let root = workspace_root();
-    if std::env::var("POOLBOOK_ZOO_MATRIX").as_deref() == Ok("write") {
-        let matrix = measure(&root);
-        let json = serde_json::to_string_pretty(&matrix).expect("the matrix serializes") + "\n";
+    let mode = std::env::var("POOLBOOK_ZOO_MATRIX").unwrap_or_default();
+    let fresh = matches!(mode.as_str(), "write" | "check").then(|| measure(&root));
+    if let (Some(matrix), "write") = (&fresh, mode.as_str()) {
+        let json = serde_json::to_string_pretty(matrix).expect("the matrix serializes") + "\n";
         fs::create_dir_all(root.join(DATA).parent().expect("a folder")).expect("book/src/zoo");
         fs::write(root.join(DATA), json).expect("write the data");
-        fs::write(root.join(TABLE), render(&matrix)).expect("write the table");
-        println!("wrote {DATA} and {TABLE}");
+        fs::write(root.join(TABLE), render(matrix)).expect("write the table");
+        fs::write(root.join(REPLAY), render_replay(&matrix.replay)).expect("write the replay");
+        println!("wrote {DATA}, {TABLE} and {REPLAY}");
     }
     let matrix: Matrix = serde_json::from_str(
         &fs::read_to_string(root.join(DATA))
@@ -171,6 +193,14 @@ fn the_matrix_covers_the_zoo_and_the_chapter_says_what_it_shows() {
         .map(|bug| bug.krate.clone() + "/bugs/" + &bug.name)
         .collect();
     assert!(problems.is_empty(), "{problems:?}");
+    if let (Some(fresh), "check") = (&fresh, mode.as_str()) {
+        let lost = no_longer_caught(&matrix, fresh);
+        assert!(
+            lost.is_empty(),
+            "tools that caught a bug in {DATA} no longer do:\n{}",
+            lost.join("\n")
+        );
+    }
     let rows: Vec<String> = matrix.bugs.iter().map(|row| row.bug.clone()).collect();
     assert_eq!(
         rows, zoo,
@@ -185,6 +215,17 @@ fn the_matrix_covers_the_zoo_and_the_chapter_says_what_it_shows() {
     }
     let table = fs::read_to_string(root.join(TABLE)).expect("the table");
     assert_eq!(table, render(&matrix), "{TABLE} is not what {DATA} renders");
+    assert_eq!(matrix.replay.bug, REPLAYED);
+    assert!(
+        !matrix.replay.failed.is_empty() && matrix.replay.replayed == matrix.replay.failed,
+        "the replay fails as the run that found the schedule did: {:?}",
+        matrix.replay
+    );
+    assert_eq!(
+        fs::read_to_string(root.join(REPLAY)).expect("the replay"),
+        render_replay(&matrix.replay),
+        "{REPLAY} is not what {DATA} renders"
+    );
     let chapter = fs::read_to_string(root.join(CHAPTER)).expect("the chapter");
     let chapter = chapter.split_whitespace().collect::<Vec<_>>().join(" ");
     for sentence in claims(&matrix) {
@@ -193,10 +234,34 @@ fn the_matrix_covers_the_zoo_and_the_chapter_says_what_it_shows() {
             "{CHAPTER} should say: {sentence:?}"
         );
     }
-    assert!(
-        chapter.contains("{{#include zoo/matrix.md}}"),
-        "{CHAPTER} includes the table"
-    );
+    for file in ["{{#include zoo/matrix.md}}", "{{#include zoo/replay.md}}"] {
+        assert!(chapter.contains(file), "{CHAPTER} includes {file}");
+    }
+}
+
+/// The bugs a tool caught in `committed` and misses in `fresh`, for the tools whose verdict does
+/// not depend on the operating system's scheduling: loom, shuttle (its schedules are random, but
+/// a bug it caught within a few dozen of a thousand is found again), and the lints. The stress
+/// test is left out: which bugs it catches changes from run to run, which is the point the
+/// chapter makes about it.
+fn no_longer_caught(committed: &Matrix, fresh: &Matrix) -> Vec<String> {
+    const TOOLS: [&str; 5] = ["loom", "shuttle random", "shuttle PCT", "stress", "lints"];
+    let mut lost = Vec::new();
+    for old in &committed.bugs {
+        let Some(new) = fresh.bugs.iter().find(|row| row.bug == old.bug) else {
+            lost.push(format!("{}: not run", old.bug));
+            continue;
+        };
+        for (tool, (was, is)) in TOOLS
+            .iter()
+            .zip(old.verdicts().into_iter().zip(new.verdicts()))
+        {
+            if *tool != "stress" && was && !is {
+                lost.push(format!("{}: {tool}", old.bug));
+            }
+        }
+    }
+    lost
 }
 
 // ANCHOR: claims
@@ -371,6 +436,7 @@ fn measure(root: &Path) -> Matrix {
     // For trying the command on a few bugs: the partial matrix it writes fails the checks.
     let only = std::env::var("POOLBOOK_ZOO_MATRIX_ONLY").unwrap_or_default();
     let mut rows = Vec::new();
+    let mut replay = None;
     for bug in &bugs {
         let id = format!("{}/bugs/{}", bug.krate, bug.name);
         if !id.contains(&only) {
@@ -388,6 +454,9 @@ fn measure(root: &Path) -> Matrix {
             .unwrap_or_else(|e| panic!("{id}: {e}"));
         let copy =
             prepare_scratch(root, &manifest, bug, &patched).unwrap_or_else(|e| panic!("{id}: {e}"));
+        if id == REPLAYED {
+            replay = Some(replay_schedule(root, &copy, &id, &spec));
+        }
         let row = Row {
             bug: id.clone(),
             title,
@@ -410,8 +479,76 @@ fn measure(root: &Path) -> Matrix {
         stress_runs: STRESS_RUNS,
         stress_seconds: STRESS_SECONDS,
         bugs: rows,
+        replay: replay.unwrap_or_else(|| panic!("{REPLAYED} was not run")),
     }
 }
+
+// ANCHOR: replay
+/// Runs `spec`'s model under shuttle's random scheduler until it fails, takes the schedule it
+/// printed, and runs the model again with `POOLBOOK_SHUTTLE_REPLAY` set to it.
+fn replay_schedule(root: &Path, copy: &Path, id: &str, spec: &BugSpec) -> Replay {
+    let env = [
+        ("POOLBOOK_SHUTTLE_SCHEDULER", "random".to_owned()),
+        ("POOLBOOK_SHUTTLE_ITERATIONS", SCHEDULES.to_string()),
+    ];
+    let (failed, text, _, _) = run(root, copy, "shuttle", &spec.model, &env, CHECKER_LIMIT);
+    assert!(
+        failed,
+        "{id}: shuttle did not fail, so there is no schedule to replay"
+    );
+    // shuttle prints `failing schedule:`, then the schedule in quotes, over several lines.
+    let schedule: String = text
+        .split("failing schedule:")
+        .nth(1)
+        .and_then(|rest| rest.split('"').nth(1))
+        .unwrap_or_else(|| panic!("{id}: no failing schedule in:\n{text}"))
+        .split_whitespace()
+        .collect();
+    let env = [("POOLBOOK_SHUTTLE_REPLAY", schedule.clone())];
+    let (again, replayed, _, _) = run(root, copy, "shuttle", &spec.model, &env, CHECKER_LIMIT);
+    assert!(again, "{id}: the replay passed");
+    Replay {
+        bug: id.to_owned(),
+        model: spec.model.clone(),
+        schedule,
+        failed: failure(&text),
+        replayed: failure(&replayed),
+    }
+}
+
+/// The line that says how a shuttle run failed: a deadlock's list of blocked tasks, or the
+/// first panic's message (the line after `panicked at`).
+fn failure(text: &str) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    if let Some(deadlock) = lines.iter().find(|line| line.starts_with("deadlock!")) {
+        return (*deadlock).to_owned();
+    }
+    lines
+        .iter()
+        .position(|line| line.contains("panicked at"))
+        .and_then(|at| lines.get(at + 1))
+        .map_or_else(String::new, |message| (*message).to_owned())
+}
+
+/// The commands and what they print, as the chapter shows them.
+fn render_replay(replay: &Replay) -> String {
+    let command = |env: &str| {
+        format!(
+            "$ {env}RUSTFLAGS=\"--cfg shuttle\" cargo test --profile loom --test loom -- {} --exact",
+            replay.model
+        )
+    };
+    format!(
+        "<!-- Written by `POOLBOOK_ZOO_MATRIX=write cargo test --test zoo_matrix` from \
+         matrix.json: do not edit by hand. -->\n\n```console\n{}\n…\nfailing schedule:\n\"\n{}\n\"\n…\n{}\n{}\n…\n{}\n```\n",
+        command("POOLBOOK_SHUTTLE_SCHEDULER=random "),
+        replay.schedule,
+        replay.failed,
+        command(&format!("POOLBOOK_SHUTTLE_REPLAY={} ", replay.schedule)),
+        replay.replayed
+    )
+}
+// ANCHOR_END: replay
 
 /// `cargo test --profile loom --test loom` in `copy` with `--cfg <checker>`, in
 /// `target/<checker>`, with `env`: built first, so that only the run is timed.

@@ -5,6 +5,42 @@ use std::sync::PoisonError;
 
 use crate::{Condvar, Mutex};
 
+/// A counter that threads increment and wait on.
+#[derive(Debug, Default)]
+pub struct Tally {
+    count: Mutex<usize>,
+    changed: Condvar,
+}
+
+impl Tally {
+    /// A tally at zero.
+    pub fn new() -> Tally {
+        Tally::default()
+    }
+
+    /// Adds one and wakes every waiter.
+    pub fn add(&self) {
+        *self.count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        self.changed.notify_all();
+    }
+
+    /// The current count.
+    pub fn get(&self) -> usize {
+        *self.count.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until the count is at least `n`.
+    pub fn wait_for(&self, n: usize) {
+        let mut count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        while *count < n {
+            count = self
+                .changed
+                .wait(count)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
 // ANCHOR: check
 /// How many times loom may preempt a thread in one explored execution. Bound 1 lets five of the
 /// zoo's bugs through and bound 2 none (the hardest need two); 3 keeps a margin over every bug in
@@ -42,13 +78,19 @@ pub const PCT_DEPTH: usize = PREEMPTION_BOUND;
 ///
 /// # Panics
 ///
-/// When `model` panics in some schedule, or deadlocks, after printing the failing schedule (which
-/// `shuttle::replay` runs again) and how many schedules it took to find; and on a scheduler or
-/// iteration count it cannot read.
+/// When `model` panics in some schedule, or deadlocks, after printing the failing schedule and
+/// how many schedules it took to find; and on a scheduler or iteration count it cannot read.
+/// With `POOLBOOK_SHUTTLE_REPLAY` set to a schedule a failing run printed, runs that schedule
+/// alone, which fails the same way every time (`shuttle::replay`).
 #[cfg(all(shuttle, not(loom)))]
 pub fn check(model: impl Fn() + Sync + Send + 'static) {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    // A schedule that a failing run printed: run exactly that one again.
+    if let Ok(schedule) = std::env::var("POOLBOOK_SHUTTLE_REPLAY") {
+        shuttle::replay(model, &schedule);
+        return;
+    }
     let iterations = count_from_env("POOLBOOK_SHUTTLE_ITERATIONS", SHUTTLE_ITERATIONS);
     // std's atomic, not shuttle's: counting the schedules is not part of what is explored.
     let tried = std::sync::Arc::new(AtomicUsize::new(0));
@@ -123,41 +165,5 @@ fn count_from_env(name: &str, default: usize) -> usize {
             .parse()
             .unwrap_or_else(|_| panic!("{name}={count} is not a count")),
         Err(_) => default,
-    }
-}
-
-/// A counter that threads increment and wait on.
-#[derive(Debug, Default)]
-pub struct Tally {
-    count: Mutex<usize>,
-    changed: Condvar,
-}
-
-impl Tally {
-    /// A tally at zero.
-    pub fn new() -> Tally {
-        Tally::default()
-    }
-
-    /// Adds one and wakes every waiter.
-    pub fn add(&self) {
-        *self.count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
-        self.changed.notify_all();
-    }
-
-    /// The current count.
-    pub fn get(&self) -> usize {
-        *self.count.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Waits until the count is at least `n`.
-    pub fn wait_for(&self, n: usize) {
-        let mut count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
-        while *count < n {
-            count = self
-                .changed
-                .wait(count)
-                .unwrap_or_else(PoisonError::into_inner);
-        }
     }
 }
