@@ -1,8 +1,7 @@
 //! Back-pressure at the door: a full waiting room makes the accept loop wait for a place instead
 //! of refusing, and the pool's `Policy::BlockFor` that it waits with.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
@@ -10,7 +9,7 @@ use std::time::Duration;
 use ch23_time_waited::pool::{Policy, Rejected, ThreadPool};
 use ch23_time_waited::{Capacity, Config};
 use poolbook_testkit::conformance::{Log, gated_handler};
-use poolbook_testkit::{Gate, TestServer, WATCHDOG, get, parse_reply};
+use poolbook_testkit::{Gate, TestServer, WATCHDOG, get, parse_reply, read_reply, send_request};
 
 /// One worker, one place to wait, and `patience`.
 fn one_and_one(patience: Duration) -> Config {
@@ -26,16 +25,11 @@ fn one_and_one(patience: Duration) -> Config {
 
 /// Sends `GET path` on a new connection and returns the connection, to read the reply later.
 fn send(addr: std::net::SocketAddr, path: &str) -> TcpStream {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(WATCHDOG)).expect("a timeout");
-    write!(stream, "GET {path} HTTP/1.1\r\n\r\n").expect("send");
-    stream.shutdown(Shutdown::Write).expect("half-close");
-    stream
+    send_request(addr, format!("GET {path} HTTP/1.1\r\n\r\n").as_bytes()).expect("send")
 }
 
-fn status(mut stream: TcpStream) -> u16 {
-    let mut reply = Vec::new();
-    stream.read_to_end(&mut reply).expect("a reply");
+fn status(stream: TcpStream) -> u16 {
+    let reply = read_reply(stream).expect("a reply");
     parse_reply(&reply).expect("an HTTP reply").status
 }
 
