@@ -34,6 +34,8 @@
 //! `INSTA_UPDATE=always cargo test --test compile_steps`. With `CI=true`, insta writes nothing
 //! and a mismatch fails.
 
+// Shared with the other tests that copy crates, which use the parts this one does not.
+#[allow(dead_code)]
 mod support;
 
 use std::collections::BTreeSet;

@@ -51,6 +51,8 @@
 //! regenerate the snapshots and read the diff: `INSTA_UPDATE=always cargo test --test loom_zoo`.
 //! With `CI=true`, insta writes nothing and a mismatch fails.
 
+// Shared with the other tests that copy crates, which use the parts this one does not.
+#[allow(dead_code)]
 mod support;
 mod zoo;
 
@@ -59,15 +61,16 @@ use std::fs;
 use std::path::Path;
 use std::time::Instant;
 
-use poolbook::scratch::{cargo_command, check_lock_subset};
+use poolbook::scratch::check_lock_subset;
 use toml::Table;
 
 use support::{
-    Item, check_all, compare_snapshot, file_name, root_manifest, sorted_entries, workspace_root,
+    Item, check_all, compare_snapshot, file_name, model_command, root_manifest, sorted_entries,
+    workspace_root,
 };
 use zoo::{
-    BUG_PATCH, Bug, BugSpec, Caught, PREEMPTION_BOUND, UNSET_RUN_ENV, discover_bugs, has_model,
-    parse_bug_toml, prepare_scratch,
+    BUG_PATCH, Bug, BugSpec, Caught, PREEMPTION_BOUND, discover_bugs, has_model, parse_bug_toml,
+    prepare_scratch,
 };
 
 /// The files a bug folder holds.
@@ -101,29 +104,8 @@ fn run_model(
     target_dir: &Path,
     preemptions: Option<usize>,
 ) -> Result<RunOutput, String> {
-    let mut cmd = cargo_command(target_dir);
-    cmd.args([
-        "test",
-        "--profile",
-        "loom",
-        "--test",
-        "loom",
-        "--",
-        model,
-        "--exact",
-    ])
-    .current_dir(dir);
-    for var in UNSET_RUN_ENV {
-        cmd.env_remove(var);
-    }
-    for (var, _) in std::env::vars_os() {
-        if var.to_string_lossy().starts_with("LOOM_") {
-            cmd.env_remove(var);
-        }
-    }
-    cmd.env("RUSTFLAGS", "--cfg loom")
-        .env("LOOM_LOCATION", "1")
-        .env("RUST_BACKTRACE", "0");
+    let mut cmd = model_command("loom", dir, target_dir);
+    cmd.args(["--", model, "--exact"]).env("LOOM_LOCATION", "1");
     if let Some(preemptions) = preemptions {
         cmd.env("LOOM_MAX_PREEMPTIONS", preemptions.to_string());
     }

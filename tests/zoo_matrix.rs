@@ -42,10 +42,8 @@ use poolbook::check::run_limited;
 use poolbook::scratch::cargo_command;
 use serde::{Deserialize, Serialize};
 
-use support::{root_manifest, workspace_root};
-use zoo::{
-    BUG_PATCH, Bug, BugSpec, Caught, UNSET_RUN_ENV, discover_bugs, parse_bug_toml, prepare_scratch,
-};
+use support::{added_lines, list, root_manifest, thousands, workspace_root};
+use zoo::{BUG_PATCH, Bug, BugSpec, Caught, discover_bugs, parse_bug_toml, prepare_scratch};
 
 /// The committed data, from the workspace's root.
 const DATA: &str = "book/src/zoo/matrix.json";
@@ -336,28 +334,6 @@ fn short(bug: &str) -> String {
     format!("{stage}/{name}")
 }
 
-/// `a`, `a and b`, `a, b and c`.
-fn list(items: &[String]) -> String {
-    match items {
-        [] => String::new(),
-        [one] => one.clone(),
-        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
-    }
-}
-
-/// 1000 as `1,000`.
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
 /// Seconds as the table shows them: milliseconds below one.
 fn duration(seconds: f64) -> String {
     if seconds < 1.0 {
@@ -550,24 +526,9 @@ fn render_replay(replay: &Replay) -> String {
 }
 // ANCHOR_END: replay
 
-/// `cargo test --profile loom --test loom` in `copy` with `--cfg <checker>`, in
-/// `target/<checker>`, with `env`: built first, so that only the run is timed.
+/// [`support::model_command`] in `copy` for `checker`, in `target/<checker>`, with `env`.
 fn model_command(root: &Path, copy: &Path, checker: &str, env: &[(&str, String)]) -> Command {
-    let mut command = cargo_command(&root.join("target").join(checker));
-    command
-        .args(["test", "--profile", "loom", "--test", "loom"])
-        .current_dir(copy)
-        .env("RUSTFLAGS", format!("--cfg {checker}"))
-        .env("RUST_BACKTRACE", "0");
-    for var in UNSET_RUN_ENV {
-        command.env_remove(var);
-    }
-    for (var, _) in std::env::vars_os() {
-        let name = var.to_string_lossy();
-        if name.starts_with("LOOM_") || name.starts_with("POOLBOOK_") {
-            command.env_remove(var);
-        }
-    }
+    let mut command = support::model_command(checker, copy, &root.join("target").join(checker));
     command.envs(env.iter().map(|(var, value)| (*var, value)));
     command
 }
@@ -746,31 +707,6 @@ fn lints(root: &Path, copy: &Path, bug: &Bug) -> Lints {
     }
 }
 
-/// The lines a unified diff adds, as `(file, line)` in the new file.
-fn added_lines(patch: &str) -> BTreeSet<(String, u64)> {
-    let mut added = BTreeSet::new();
-    let mut file = String::new();
-    let mut line = 0;
-    for text in patch.lines() {
-        if let Some(path) = text.strip_prefix("+++ b/") {
-            file = path.to_owned();
-        } else if let Some(hunk) = text.strip_prefix("@@ ") {
-            // `@@ -a,b +c,d @@`: the new side starts at line c.
-            line = hunk
-                .split(' ')
-                .nth(1)
-                .and_then(|new| new.trim_start_matches('+').split(',').next())
-                .and_then(|start| start.parse().ok())
-                .unwrap_or(0);
-        } else if text.starts_with('+') && !text.starts_with("+++") {
-            added.insert((file.clone(), line));
-            line += 1;
-        } else if text.starts_with(' ') {
-            line += 1;
-        }
-    }
-    added
-}
 // ANCHOR_END: lints
 
 #[test]

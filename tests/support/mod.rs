@@ -224,3 +224,91 @@ impl PatchFile {
         Ok(())
     }
 }
+
+/// The lines a unified diff adds, as `(file, line)` in the new file.
+pub(crate) fn added_lines(patch: &str) -> BTreeSet<(String, u64)> {
+    let mut added = BTreeSet::new();
+    let mut file = String::new();
+    let mut line = 0;
+    for text in patch.lines() {
+        if let Some(path) = text.strip_prefix("+++ b/") {
+            file = path.to_owned();
+        } else if let Some(hunk) = text.strip_prefix("@@ ") {
+            // `@@ -a,b +c,d @@`: the new side starts at line c.
+            line = hunk
+                .split(' ')
+                .nth(1)
+                .and_then(|new| new.trim_start_matches('+').split(',').next())
+                .and_then(|start| start.parse().ok())
+                .unwrap_or(0);
+        } else if text.starts_with('+') && !text.starts_with("+++") {
+            added.insert((file.clone(), line));
+            line += 1;
+        } else if text.starts_with(' ') {
+            line += 1;
+        }
+    }
+    added
+}
+
+/// `a`, `a and b`, `a, b and c`.
+pub(crate) fn list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// 1000 as `1,000`.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// Environment variables that change how a model runs or what it prints, beyond those
+/// `poolbook::scratch::cargo_command` removes: libtest's and std's must not capture differently,
+/// run more threads or print backtraces.
+pub(crate) const UNSET_RUN_ENV: [&str; 5] = [
+    "RUST_LIB_BACKTRACE",
+    "RUST_TEST_THREADS",
+    "RUST_TEST_NOCAPTURE",
+    "RUST_TEST_SHUFFLE",
+    "RUST_MIN_STACK",
+];
+
+/// `cargo test --profile loom --test loom` in `dir`, built with `--cfg <checker>` (`loom`,
+/// `shuttle`, `stress`) into `target_dir`, without backtraces, and with none of [`UNSET_RUN_ENV`]
+/// nor any `LOOM_*` or `POOLBOOK_*` variable: the models' knobs are the caller's to set.
+pub(crate) fn model_command(checker: &str, dir: &Path, target_dir: &Path) -> Command {
+    let mut command = poolbook::scratch::cargo_command(target_dir);
+    command
+        .args(["test", "--profile", "loom", "--test", "loom"])
+        .current_dir(dir);
+    clear_model_env(&mut command);
+    command
+        .env("RUSTFLAGS", format!("--cfg {checker}"))
+        .env("RUST_BACKTRACE", "0");
+    command
+}
+
+/// Removes [`UNSET_RUN_ENV`] and every `LOOM_*` and `POOLBOOK_*` variable from `command`'s
+/// environment.
+pub(crate) fn clear_model_env(command: &mut Command) {
+    for var in UNSET_RUN_ENV {
+        command.env_remove(var);
+    }
+    for (var, _) in std::env::vars_os() {
+        let name = var.to_string_lossy();
+        if name.starts_with("LOOM_") || name.starts_with("POOLBOOK_") {
+            command.env_remove(var);
+        }
+    }
+}

@@ -32,18 +32,6 @@ pub(crate) const STANDALONE: Standalone<'static> = Standalone {
     profiles: &["loom"],
     build_metadata: None,
 };
-/// Environment variables that change how the model runs or what it prints, beyond those
-/// `poolbook::scratch::cargo_command` removes: loom's own knobs (any `LOOM_*`, removed separately) are set
-/// by this test alone, and libtest's and std's must not capture differently, run more threads or
-/// print backtraces.
-pub(crate) const UNSET_RUN_ENV: [&str; 5] = [
-    "RUST_LIB_BACKTRACE",
-    "RUST_TEST_THREADS",
-    "RUST_TEST_NOCAPTURE",
-    "RUST_TEST_SHUFFLE",
-    "RUST_MIN_STACK",
-];
-
 /// One bug, as found on disk.
 pub(crate) struct Bug {
     /// The crate's folder, relative to the workspace: `chapters/ch05-shared-queue`, `crates/sync`.
