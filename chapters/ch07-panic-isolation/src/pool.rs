@@ -408,4 +408,29 @@ mod tests {
         drop(pool);
         assert_eq!(ran.load(Ordering::SeqCst), 6);
     }
+
+    /// What `{:?}` shows: the pool, then its workers by their threads' names.
+    #[test]
+    fn debug_shows_the_workers_by_name() {
+        let pool = ThreadPool::new(2);
+        let shown = format!("{pool:?}");
+        assert!(
+            shown.starts_with("ThreadPool { workers: [Worker { "),
+            "{shown}"
+        );
+        assert!(shown.contains("\"pool-worker-1\""), "{shown}");
+    }
+
+    /// A pool that could not start a thread says why, and keeps the operating system's error.
+    #[test]
+    fn a_spawn_failure_keeps_its_cause() {
+        let error = PoolCreationError::Spawn(io::Error::from(io::ErrorKind::WouldBlock));
+        assert_eq!(error.to_string(), "could not create a worker thread");
+        let source = std::error::Error::source(&error).expect("the io::Error");
+        assert_eq!(
+            source.to_string(),
+            io::Error::from(io::ErrorKind::WouldBlock).to_string()
+        );
+        assert!(std::error::Error::source(&PoolCreationError::ZeroThreads).is_none());
+    }
 }

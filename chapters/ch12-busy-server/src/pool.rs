@@ -697,6 +697,10 @@ mod tests {
         let error = failed.join().unwrap_err();
         assert_eq!(error.message().as_deref(), Some("no answer for 42"));
         assert_eq!(error.to_string(), "the job panicked: no answer for 42");
+        assert!(
+            format!("{error:?}").contains(r#"Some("no answer for 42")"#),
+            "{error:?}"
+        );
 
         let custom = pool
             .spawn(|| std::panic::panic_any(7_i32))
@@ -732,5 +736,30 @@ mod tests {
         let (done, finished) = channel();
         drop(pool.spawn(move || done.send("ran").unwrap()).unwrap());
         assert_eq!(finished.recv_timeout(WATCHDOG), Ok("ran"));
+    }
+
+    /// What `{:?}` shows: the pool, then its workers by their threads' names.
+    #[test]
+    fn debug_shows_the_workers_by_name() {
+        let pool = ThreadPool::new(2);
+        let shown = format!("{pool:?}");
+        assert!(
+            shown.starts_with("ThreadPool { workers: [Worker { "),
+            "{shown}"
+        );
+        assert!(shown.contains("\"pool-worker-1\""), "{shown}");
+    }
+
+    /// A pool that could not start a thread says why, and keeps the operating system's error.
+    #[test]
+    fn a_spawn_failure_keeps_its_cause() {
+        let error = PoolCreationError::Spawn(io::Error::from(io::ErrorKind::WouldBlock));
+        assert_eq!(error.to_string(), "could not create a worker thread");
+        let source = std::error::Error::source(&error).expect("the io::Error");
+        assert_eq!(
+            source.to_string(),
+            io::Error::from(io::ErrorKind::WouldBlock).to_string()
+        );
+        assert!(std::error::Error::source(&PoolCreationError::ZeroThreads).is_none());
     }
 }
