@@ -36,6 +36,7 @@ fn close_hands_back_later_jobs_and_runs_queued_ones() {
     let late = Arc::clone(&log);
     let rejected = pool.execute(move || late.push("late")).unwrap_err();
     assert!(rejected.is_closed());
+    assert!(!rejected.is_full(), "closed, not full");
     assert_eq!(rejected.to_string(), "the pool is closed");
     assert!(pool.try_execute(|| ()).unwrap_err().is_closed());
     assert!(pool.spawn(|| 1).unwrap_err().is_closed());
