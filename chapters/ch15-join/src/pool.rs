@@ -785,4 +785,18 @@ mod tests {
         );
         assert!(std::error::Error::source(&PoolCreationError::ZeroThreads).is_none());
     }
+
+    /// What a refusal shows and says, for each reason.
+    #[test]
+    fn a_refusal_shows_its_reason() {
+        let full = Rejected::Full(|| ());
+        assert!(full.is_full());
+        assert_eq!(format!("{full:?}"), "Full(..)");
+        assert_eq!(full.to_string(), "the pool's queue is full");
+        assert!(!full.is_closed());
+        let closed = Rejected::Closed(|| ());
+        assert!(closed.is_closed() && !closed.is_full());
+        assert_eq!(format!("{closed:?}"), "Closed(..)");
+        assert_eq!(closed.to_string(), "the pool is closed");
+    }
 }
