@@ -290,6 +290,7 @@ fn close_wakes_every_blocked_submitter() {
             let outcome = submitter.join().expect("the submitter returns");
             assert_eq!(outcome, Err(true), "a blocked submitter gets its job back");
         }
+        assert_eq!(pool.metrics().rejected, 2, "each job given back is counted");
         release.add();
         // The submitters have let go of theirs: this is the last `Arc`, and drops the pool.
         drop(pool);

@@ -840,4 +840,23 @@ mod tests {
         assert_eq!(format!("{closed:?}"), "Closed(..)");
         assert_eq!(closed.to_string(), "the pool is closed");
     }
+
+    /// A closed pool's workers leave once the queue is empty, and the metrics count them out.
+    #[test]
+    fn a_closed_pool_counts_its_workers_out() {
+        let pool = ThreadPool::new(2);
+        assert_eq!(pool.metrics().threads, 2);
+        pool.close();
+        // Nothing tells a test when a worker has left, so it looks until none is counted.
+        let deadline = std::time::Instant::now() + poolbook_testkit::WATCHDOG;
+        while pool.metrics().threads > 0 {
+            let metrics = pool.metrics();
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the workers are never counted out: {metrics:?}"
+            );
+            std::thread::yield_now();
+        }
+        assert_eq!(pool.metrics().idle, 0);
+    }
 }
