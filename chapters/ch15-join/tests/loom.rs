@@ -87,10 +87,16 @@ fn a_panicking_job_does_not_take_its_worker_down() {
         pool.execute(|| panic!("a job panicked, on purpose"))
             .unwrap();
         let after = Arc::clone(&ran);
+        let second = Arc::new(Tally::new());
+        let second_ran = Arc::clone(&second);
         pool.execute(move || {
             after.fetch_add(1, Ordering::Relaxed);
+            second_ran.add();
         })
         .unwrap();
+        // The one worker counts the panic before it takes the next job.
+        second.wait_for(1);
+        assert_eq!(pool.metrics().panicked, 1, "the panic is counted");
         drop(pool);
         assert_eq!(reported.get(), 1, "the panic was reported");
         assert_eq!(ran.load(Ordering::Relaxed), 1, "the next job ran");
@@ -203,6 +209,12 @@ fn reject_hands_back_exactly_the_jobs_it_did_not_take() {
             .build()
             .expect("the pool starts");
         let (runs, outcomes) = counted_jobs(&pool);
+        let handed_back = outcomes.iter().filter(|outcome| outcome.is_some()).count();
+        assert_eq!(
+            pool.metrics().rejected,
+            handed_back as u64,
+            "each job handed back is counted"
+        );
         drop(pool);
         for (job, outcome) in outcomes.iter().enumerate() {
             let expected = match outcome {
@@ -238,6 +250,11 @@ fn caller_runs_runs_every_job_exactly_once() {
             .build()
             .expect("the pool starts");
         let (runs, outcomes) = counted_jobs(&pool);
+        assert_eq!(
+            pool.metrics().rejected,
+            0,
+            "a job its caller ran was not refused"
+        );
         drop(pool);
         assert!(
             outcomes.iter().all(Option::is_none),
