@@ -859,4 +859,29 @@ mod tests {
         }
         assert_eq!(pool.metrics().idle, 0);
     }
+
+    /// A job that its caller runs is counted active while it runs, beside the workers' jobs.
+    #[test]
+    fn a_job_run_by_its_caller_is_counted_active() {
+        let pool = Arc::new(
+            ThreadPool::builder()
+                .threads(1)
+                .capacity(1)
+                .policy(Policy::CallerRuns)
+                .build()
+                .unwrap(),
+        );
+        let gate = Arc::new(poolbook_testkit::Gate::new());
+        let held = Arc::clone(&gate);
+        pool.execute(move || held.pass()).unwrap();
+        assert!(gate.wait_arrived(1), "the worker runs the first job");
+        pool.execute(|| ()).unwrap();
+        let inner = Arc::clone(&pool);
+        let (seen, active) = std::sync::mpsc::channel();
+        // The queue is full: this one runs here, before `execute` returns.
+        pool.execute(move || seen.send(inner.metrics().active).unwrap())
+            .unwrap();
+        assert_eq!(active.recv_timeout(poolbook_testkit::WATCHDOG), Ok(2));
+        gate.open();
+    }
 }

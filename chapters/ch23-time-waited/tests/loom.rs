@@ -286,6 +286,8 @@ fn caller_runs_runs_every_job_exactly_once() {
             0,
             "a job its caller ran was not refused"
         );
+        // A job its caller ran was accepted, and is finished.
+        assert_adds_up(pool.metrics());
         drop(pool);
         assert!(
             outcomes.iter().all(Option::is_none),
