@@ -596,3 +596,51 @@ fn two_jobs_start_on_two_workers_without_help() {
     });
 }
 // ANCHOR_END: wake-model
+
+/// One worker held, the queue full, so a third job runs on its caller while a thread waits in
+/// `join`. Whichever finishes last, the worker's second job or the caller's own, must wake the
+/// joiner: in every interleaving, `join` returns, and only after all three jobs.
+#[test]
+fn join_waits_for_a_job_its_caller_runs() {
+    check(|| {
+        let pool = Arc::new(
+            ThreadPool::builder()
+                .threads(1)
+                .capacity(1)
+                .policy(Policy::CallerRuns)
+                .build()
+                .expect("the pool starts"),
+        );
+        let (started, release) = (Arc::new(Tally::new()), Arc::new(Tally::new()));
+        let (start, held) = (Arc::clone(&started), Arc::clone(&release));
+        pool.execute(move || {
+            start.add();
+            held.wait_for(1);
+        })
+        .expect("room for the first job");
+        started.wait_for(1);
+        let ran = Arc::new(AtomicUsize::new(0));
+        let queued = Arc::clone(&ran);
+        pool.execute(move || {
+            queued.fetch_add(1, Ordering::Relaxed);
+        })
+        .expect("room for the second job");
+        let (other_pool, other_ran) = (Arc::clone(&pool), Arc::clone(&ran));
+        let joiner = poolbook_sync::thread::spawn(move || {
+            other_pool.join();
+            assert_eq!(
+                other_ran.load(Ordering::Relaxed),
+                11,
+                "join returned before every job had run"
+            );
+        });
+        let mine = Arc::clone(&ran);
+        // The queue is full: this job runs here, and lets the first one go.
+        pool.execute(move || {
+            release.add();
+            mine.fetch_add(10, Ordering::Relaxed);
+        })
+        .expect("run by its caller");
+        joiner.join().expect("the joiner returns");
+    });
+}
