@@ -44,15 +44,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use poolbook::check::run_limited;
-use poolbook::scratch::{
-    Standalone, Tests, cargo_command, cargo_command_for, copy_file, copy_tree, standalone_manifest,
-    sync_tree,
-};
+use poolbook::scratch::{Standalone, Tests, cargo_command, cargo_command_for};
 use serde::{Deserialize, Serialize};
-use toml::Table;
 
 use support::{
-    added_lines, clear_model_env, list, model_command, root_manifest, thousands, workspace_root,
+    added_lines, clear_model_env, list, model_command, root_manifest, standalone_copy, thousands,
+    workspace_root,
 };
 
 /// The cargo-mutants this test installs and the data was made with.
@@ -707,32 +704,22 @@ fn measure(root: &Path, tool: &Path, previous: Option<&str>, stage: &str) -> Sta
 /// and the loom profile, which cargo-mutants mutates in place.
 fn prepare(root: &Path, stage: &str) -> PathBuf {
     let crate_dir = root.join("chapters").join(stage);
-    let base = root.join("target").join("mutants-crates");
-    let copy = base.join(stage);
-    let staging = base.join(format!("{stage}.staging"));
-    let _ = fs::remove_dir_all(&staging);
-    let fail = |e: String| -> ! { panic!("{stage}: {e}") };
-    for dir in ["src", "tests"] {
-        copy_tree(&crate_dir.join(dir), &staging.join(dir)).unwrap_or_else(|e| fail(e));
-    }
-    if crate_dir.join("build.rs").exists() {
-        copy_file(&crate_dir.join("build.rs"), &staging.join("build.rs"))
-            .unwrap_or_else(|e| fail(e));
-    }
-    let member = fs::read_to_string(crate_dir.join("Cargo.toml")).expect("the crate's Cargo.toml");
-    let manifest: Table = root_manifest(root);
+    let copy = root.join("target").join("mutants-crates").join(stage);
     let options = Standalone {
         written_by: "tests/mutants.rs",
         tests: Tests::Keep,
         profiles: &["loom"],
         build_metadata: None,
     };
-    let text = standalone_manifest(&member, &crate_dir, &manifest, root, &options)
-        .unwrap_or_else(|e| fail(e));
-    fs::write(staging.join("Cargo.toml"), text).expect("write Cargo.toml");
-    copy_file(&root.join("Cargo.lock"), &staging.join("Cargo.lock")).unwrap_or_else(|e| fail(e));
-    sync_tree(&staging, &copy).unwrap_or_else(|e| fail(e));
-    fs::remove_dir_all(&staging).expect("remove the staging copy");
+    standalone_copy(
+        root,
+        &root_manifest(root),
+        &crate_dir,
+        &copy,
+        &options,
+        |_| Ok(()),
+    )
+    .unwrap_or_else(|e| panic!("{stage}: {e}"));
     copy
 }
 

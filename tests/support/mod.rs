@@ -312,3 +312,38 @@ pub(crate) fn clear_model_env(command: &mut Command) {
         }
     }
 }
+
+/// Brings `copy` up to date as a standalone copy of the crate in `crate_dir`: its `src/`,
+/// `tests/` and `build.rs`, then `change` (a patch, or nothing) applied to that, a manifest made
+/// standalone with `options`, and the workspace's `Cargo.lock`. The copy is built afresh beside
+/// `copy` and synced into it, so files that did not change keep their times and Cargo rebuilds
+/// only what did.
+pub(crate) fn standalone_copy(
+    root: &Path,
+    root_manifest: &Table,
+    crate_dir: &Path,
+    copy: &Path,
+    options: &poolbook::scratch::Standalone<'_>,
+    change: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<(), String> {
+    use poolbook::scratch::{copy_file, copy_tree, standalone_manifest, sync_tree};
+    let staging = copy.with_file_name(format!("{}.staging", file_name(copy)));
+    if staging.exists() {
+        fs::remove_dir_all(&staging).map_err(|e| format!("removing {}: {e}", staging.display()))?;
+    }
+    for dir in ["src", "tests"] {
+        copy_tree(&crate_dir.join(dir), &staging.join(dir))?;
+    }
+    if crate_dir.join("build.rs").exists() {
+        copy_file(&crate_dir.join("build.rs"), &staging.join("build.rs"))?;
+    }
+    change(&staging)?;
+    let member = fs::read_to_string(crate_dir.join("Cargo.toml"))
+        .map_err(|e| format!("reading the crate's Cargo.toml: {e}"))?;
+    let manifest = standalone_manifest(&member, crate_dir, root_manifest, root, options)?;
+    fs::write(staging.join("Cargo.toml"), manifest)
+        .map_err(|e| format!("writing Cargo.toml: {e}"))?;
+    copy_file(&root.join("Cargo.lock"), &staging.join("Cargo.lock"))?;
+    sync_tree(&staging, copy)?;
+    fs::remove_dir_all(&staging).map_err(|e| format!("removing {}: {e}", staging.display()))
+}

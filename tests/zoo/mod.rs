@@ -4,15 +4,12 @@
 //! (`mod zoo;`), beside `mod support;`.
 
 use std::collections::BTreeSet;
-use std::fs;
 use std::path::{Path, PathBuf};
 
-use poolbook::scratch::{
-    Standalone, Tests, copy_file, copy_tree, standalone_manifest, sync_tree, workspace_members,
-};
+use poolbook::scratch::{Standalone, Tests, workspace_members};
 use toml::{Table, Value};
 
-use crate::support::{Item, PatchFile, display, file_name, sorted_entries};
+use crate::support::{Item, PatchFile, display, file_name, sorted_entries, standalone_copy};
 
 /// The keys a `bug.toml` may have (`message` only with `caught_as = "panic"`).
 pub(crate) const BUG_KEYS: [&str; 5] = ["title", "model", "caught_as", "preemptions", "message"];
@@ -198,25 +195,11 @@ pub(crate) fn prepare_scratch(
     patched: &BTreeSet<String>,
 ) -> Result<PathBuf, String> {
     let crate_dir = root.join(&bug.krate);
-    let base = root
+    let scratch = root
         .join("target")
         .join("loom-zoo-crates")
-        .join(file_name(&crate_dir));
-    let scratch = base.join(&bug.name);
-    // Built afresh next to the copy, then synced into it.
-    let staging = base.join(format!("{}.staging", bug.name));
-    if staging.exists() {
-        fs::remove_dir_all(&staging).map_err(|e| format!("removing {}: {e}", staging.display()))?;
-    }
-    for dir in ["src", "tests"] {
-        copy_tree(&crate_dir.join(dir), &staging.join(dir))?;
-    }
-    if crate_dir.join("build.rs").exists() {
-        copy_file(&crate_dir.join("build.rs"), &staging.join("build.rs"))?;
-    }
-    BUG_PATCH.apply(&bug.dir.join(BUG_PATCH.name), &crate_dir, &staging, patched)?;
-    let member = fs::read_to_string(crate_dir.join("Cargo.toml"))
-        .map_err(|e| format!("reading the crate's Cargo.toml: {e}"))?;
+        .join(file_name(&crate_dir))
+        .join(&bug.name);
     // Every copy of a crate has the same path relative to its own workspace root, so without a
     // version of its own each copy would overwrite the others' artifacts in the shared target
     // folder, and a later run could test another bug's binary.
@@ -226,11 +209,13 @@ pub(crate) fn prepare_scratch(
         build_metadata: Some(&build),
         ..STANDALONE
     };
-    let manifest = standalone_manifest(&member, &crate_dir, root_manifest, root, &options)?;
-    fs::write(staging.join("Cargo.toml"), manifest)
-        .map_err(|e| format!("writing Cargo.toml: {e}"))?;
-    copy_file(&root.join("Cargo.lock"), &staging.join("Cargo.lock"))?;
-    sync_tree(&staging, &scratch)?;
-    fs::remove_dir_all(&staging).map_err(|e| format!("removing {}: {e}", staging.display()))?;
+    standalone_copy(
+        root,
+        root_manifest,
+        &crate_dir,
+        &scratch,
+        &options,
+        |staging| BUG_PATCH.apply(&bug.dir.join(BUG_PATCH.name), &crate_dir, staging, patched),
+    )?;
     Ok(scratch)
 }
